@@ -1,0 +1,193 @@
+"""UniCodec end to end: token layout, lengths, padding invariance, gradients, swaps."""
+
+import math
+
+import pytest
+import torch
+from hyperpyyaml import load_hyperpyyaml
+
+from conftest import build_tiny_codec, speechlike
+from unicodec.tokens import Tokens
+
+
+def init_codebooks(codec, seconds=(1.0, 0.8, 0.6, 0.5)):
+    """One training forward on speech-like audio (k-means init), then eval mode."""
+    wavs = [speechlike(int(s * 16000), seed=i) for i, s in enumerate(seconds)]
+    batch = torch.nn.utils.rnn.pad_sequence(wavs, batch_first=True)
+    lens = torch.tensor([w.shape[0] / batch.shape[1] for w in wavs])
+    codec.train()
+    with torch.no_grad():
+        codec(batch, lens)
+    return codec.eval()
+
+
+def test_token_shapes_and_lengths(tiny_codec):
+    codec = init_codebooks(tiny_codec)
+    wav = torch.stack([speechlike(16000, 1), speechlike(16000, 2)])
+    lens = torch.tensor([1.0, 0.55])
+    tokens = codec.encode(wav, lens)
+    assert tokens.global_tokens.shape == (2, 2)
+    assert tokens.semantic_tokens.shape == (2, 50, 1)
+    assert tokens.paralinguistic_tokens.shape == (2, 25, 2)
+    assert tokens.num_samples.tolist() == [16000, 8800]
+    # padded frames of the shorter utterance carry code 0
+    assert tokens.semantic_tokens[1, math.ceil(8800 / 320):].eq(0).all()
+    assert tokens.paralinguistic_tokens[1, math.ceil(8800 / 640):].eq(0).all()
+    for name, tensor in vars(tokens).items():
+        assert tensor.dtype == torch.long, name
+
+
+@pytest.mark.parametrize("num_samples", [320, 641, 7777, 16000, 23999])
+def test_decode_encode_keeps_length(tiny_codec, num_samples):
+    codec = tiny_codec.eval()
+    wav = speechlike(num_samples, 3).unsqueeze(0)
+    with torch.no_grad():
+        out = codec.decode(codec.encode(wav))
+        train_out = codec(wav).wav
+    assert out.shape == (1, num_samples)
+    assert train_out.shape == (1, num_samples)
+    assert torch.isfinite(out).all()
+
+
+def test_padded_batch_gives_same_tokens_as_single_files(tiny_codec):
+    """Valid frames of a padded batch match each file alone.
+
+    The encoder output agrees to float rounding (different batch shapes take different
+    BLAS paths, about 1e-7); tokens then agree except at rare floating-point near-ties
+    of the nearest-code search.
+    """
+    codec = init_codebooks(tiny_codec)
+    lengths = [16000, 11111, 5000, 700]
+    wavs = [speechlike(n, seed=10 + i) for i, n in enumerate(lengths)]
+    batch = torch.nn.utils.rnn.pad_sequence(wavs, batch_first=True)
+    lens = torch.tensor(lengths) / batch.shape[1]
+    agree = total = 0
+    with torch.no_grad():
+        batch_tokens = codec.encode(batch, lens)
+        batch_frames = codec.encoder(*codec.pad_batch(batch, lens)[::2])
+        batch_global = codec.global_encoder(*codec.pad_batch(batch, lens)[::2])
+        for i, wav in enumerate(wavs):
+            single = codec.encode(wav.unsqueeze(0))
+            padded, _, single_lens = codec.pad_batch(wav.unsqueeze(0))
+            frames = codec.encoder(padded, single_lens)
+            valid_s = math.ceil(lengths[i] / 320)
+            valid_p = math.ceil(lengths[i] / 640)
+            assert single.semantic_tokens.shape[1] >= valid_s
+            assert single.paralinguistic_tokens.shape[1] >= valid_p
+            torch.testing.assert_close(
+                batch_frames[i, :valid_s], frames[0, :valid_s], atol=1e-5, rtol=1e-5)
+            torch.testing.assert_close(
+                batch_global[i], codec.global_encoder(padded, single_lens)[0],
+                atol=1e-5, rtol=1e-5)
+            assert torch.equal(batch_tokens.global_tokens[i], single.global_tokens[0])
+            for b, s in [
+                (batch_tokens.semantic_tokens[i, :valid_s], single.semantic_tokens[0, :valid_s]),
+                (batch_tokens.paralinguistic_tokens[i, :valid_p],
+                 single.paralinguistic_tokens[0, :valid_p]),
+            ]:
+                agree += int((b == s).sum())
+                total += b.numel()
+    assert agree / total >= 0.98, f"{total - agree} of {total} tokens differ"
+    # the check is meaningful only if the codes vary over time
+    assert batch_tokens.semantic_tokens[0].unique().numel() > 3
+
+
+def test_gradients_reach_every_trainable_parameter():
+    torch.manual_seed(0)
+    # restarts would put unused global codes exactly on this 2-utterance batch (zero loss)
+    codec = build_tiny_codec(codebook_dim=8, ema=False, dead_code_threshold=0).train()
+    opt = torch.optim.Adam(codec.parameters(), lr=1e-3)
+    wav = torch.stack([speechlike(8000, 4), speechlike(8000, 5)])
+    ref = torch.stack([speechlike(6000, 6), speechlike(6000, 7)])
+    # adaptive norms start at zero, and k-means on two utterances puts the global codes
+    # exactly on them: every gradient is non-zero from the third step on
+    for step in range(3):
+        opt.zero_grad()
+        out = codec(wav, torch.tensor([1.0, 0.8]), reference=ref)
+        loss = (out.wav - wav).abs().mean() + sum(out.quantized.losses.values())
+        loss.backward()
+        if step < 2:
+            opt.step()
+    missing = [n for n, p in codec.named_parameters() if p.grad is None]
+    assert not missing, f"no gradient for {missing}"
+    zero = [n for n, p in codec.named_parameters() if p.grad.abs().sum() == 0]
+    assert not zero, f"zero gradient for {zero}"
+
+
+def test_global_tokens_swap_between_utterances(tiny_codec):
+    codec = tiny_codec.train()
+    opt = torch.optim.Adam(codec.parameters(), lr=1e-3)
+    wav = torch.stack([speechlike(8000, 8), speechlike(8000, 9) * 2])
+    for _ in range(3):  # a few steps so that G conditions the decoder
+        opt.zero_grad()
+        out = codec(wav)
+        ((out.wav - wav).abs().mean() + sum(out.quantized.losses.values())).backward()
+        opt.step()
+    codec.eval()
+    a = speechlike(9600, 11).unsqueeze(0)
+    b = speechlike(4800, 12).unsqueeze(0) * 2
+    with torch.no_grad():
+        ta, tb = codec.encode(a), codec.encode(b)
+        swapped = Tokens(tb.global_tokens, ta.semantic_tokens, ta.paralinguistic_tokens,
+                         ta.num_samples)
+        converted = codec.decode(swapped)
+        original = codec.decode(ta)
+    assert converted.shape == (1, 9600)
+    if not torch.equal(ta.global_tokens, tb.global_tokens):
+        assert not torch.allclose(converted, original)
+
+
+def tokens_bits(codec, tokens):
+    sizes = codec.codebook_sizes()
+    return (
+        tokens.global_tokens[0].numel() * math.log2(sizes["global"])
+        + tokens.semantic_tokens[0].numel() * math.log2(sizes["semantic"])
+        + tokens.paralinguistic_tokens[0].numel() * math.log2(sizes["paralinguistic"])
+    )
+
+
+@pytest.mark.parametrize("config", ["hparams/unicodec.yaml", "hparams/unicodec_cpu.yaml"])
+def test_reported_bitrate_equals_bits_in_tokens(config):
+    with open(config) as f:
+        codec = load_hyperpyyaml(f)["codec"].eval()
+    seconds = 4.0
+    with torch.no_grad():
+        tokens = codec.encode(speechlike(int(seconds * 16000), 0).unsqueeze(0))
+    measured = tokens_bits(codec, tokens) / seconds
+    assert measured == pytest.approx(codec.bitrate(seconds), rel=1e-9)
+    assert measured <= 1100
+    # fewer paralinguistic codebooks: a lower bitrate, still decodable
+    with torch.no_grad():
+        low = codec.encode(speechlike(int(seconds * 16000), 0).unsqueeze(0),
+                           num_paralinguistic=1)
+        assert codec.decode(low).shape == (1, int(seconds * 16000))
+    assert tokens_bits(codec, low) / seconds == pytest.approx(
+        codec.bitrate(seconds, num_paralinguistic=1))
+
+
+def test_bad_input_gives_clear_errors(tiny_codec):
+    codec = tiny_codec.eval()
+    good = speechlike(3200, 0).unsqueeze(0)
+    nan = good.clone()
+    nan[0, 100] = float("nan")
+    with pytest.raises(ValueError, match="NaN"):
+        codec.encode(nan)
+    with pytest.raises(ValueError, match="empty"):
+        codec.encode(torch.zeros(1, 0))
+    with pytest.raises(ValueError, match="shorter than one frame"):
+        codec.encode(torch.zeros(1, 100))
+    with pytest.raises(ValueError, match="mono"):
+        codec.encode(torch.zeros(1, 2, 3200))
+    with pytest.raises(ValueError, match="wav_lens"):
+        codec.encode(good, torch.tensor([1.5]))
+    with pytest.raises(TypeError, match="floating point"):
+        codec.encode(torch.zeros(1, 3200, dtype=torch.long))
+    tokens = codec.encode(good)
+    bad = Tokens(tokens.global_tokens, tokens.semantic_tokens + 1000,
+                 tokens.paralinguistic_tokens, tokens.num_samples)
+    with pytest.raises(ValueError, match=r"semantic tokens must lie in \[0, 64\)"):
+        codec.decode(bad)
+    long = Tokens(tokens.global_tokens, tokens.semantic_tokens,
+                  tokens.paralinguistic_tokens, tokens.num_samples * 4)
+    with pytest.raises(ValueError, match="semantic frames"):
+        codec.decode(long)

@@ -1,0 +1,1 @@
+"""Corpus synthesis for the embedded default and audio loading helpers."""

@@ -1,0 +1,1 @@
+"""Neural network parts of UniCodec, each buildable from HyperPyYAML."""

@@ -1,0 +1,321 @@
+"""UniCodec: wav -> encoder -> multi-scale quantizer -> fusion decoder -> wav.
+
+Authors
+ * UniCodec authors 2026
+"""
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from unicodec.lengths import (
+    count_to_relative,
+    frame_mask,
+    frames_for_samples,
+    relative_to_count,
+)
+from unicodec.lobes.multiscale_quantizer import QuantizerOutput
+from unicodec.tokens import Tokens
+
+
+@dataclass
+class CodecOutput:
+    """What :meth:`UniCodec.forward` returns.
+
+    Arguments
+    ---------
+    wav : torch.Tensor
+        ``[B, T]`` reconstruction, as long as the input.
+    quantized : QuantizerOutput
+        Quantized streams, their tokens, masks and quantization losses.
+    num_samples : torch.Tensor
+        ``[B]`` long, valid samples of each utterance.
+    """
+
+    wav: torch.Tensor
+    quantized: QuantizerOutput
+    num_samples: torch.Tensor
+
+    @property
+    def tokens(self):
+        """The tokens of this forward pass."""
+        return Tokens(
+            global_tokens=self.quantized.global_tokens,
+            semantic_tokens=self.quantized.semantic_tokens,
+            paralinguistic_tokens=self.quantized.paralinguistic_tokens,
+            num_samples=self.num_samples,
+        )
+
+
+def check_waveform_batch(wav, wav_lens, min_samples, name="wav"):
+    """Validates a waveform batch and its relative lengths; returns ``[B, T]`` and lens.
+
+    Raises
+    ------
+    ValueError
+        Naming ``name`` when the audio is empty, shorter than ``min_samples``, not
+        finite, not 1-D/2-D, or when the lengths are outside (0, 1].
+    """
+    if not torch.is_tensor(wav) or not wav.is_floating_point():
+        raise TypeError(f"{name} must be a floating point tensor")
+    if wav.dim() == 1:
+        wav = wav.unsqueeze(0)
+    if wav.dim() != 2:
+        raise ValueError(
+            f"{name} must be [batch, time] (mono; downmix channels first), got shape "
+            f"{tuple(wav.shape)}"
+        )
+    if wav.shape[0] == 0 or wav.shape[1] == 0:
+        raise ValueError(f"{name} is empty: shape {tuple(wav.shape)}")
+    if wav_lens is None:
+        wav_lens = torch.ones(wav.shape[0], device=wav.device)
+    if wav_lens.shape != (wav.shape[0],):
+        raise ValueError(
+            f"{name}_lens must have shape [{wav.shape[0]}], got {tuple(wav_lens.shape)}"
+        )
+    if (wav_lens <= 0).any() or (wav_lens > 1 + 1e-6).any():
+        raise ValueError(f"{name}_lens must lie in (0, 1], got {wav_lens.tolist()}")
+    num_samples = relative_to_count(wav_lens, wav.shape[1])
+    too_short = (num_samples < min_samples).nonzero().flatten().tolist()
+    if too_short:
+        raise ValueError(
+            f"{name}: utterances {too_short} are shorter than one frame "
+            f"({min_samples} samples)"
+        )
+    if not torch.isfinite(wav).all():
+        bad = (~torch.isfinite(wav)).any(dim=1).nonzero().flatten().tolist()
+        raise ValueError(f"{name}: utterances {bad} hold NaN or infinite samples")
+    return wav, wav_lens
+
+
+class UniCodec(nn.Module):
+    """The universal speech codec: global, semantic and paralinguistic tokens.
+
+    Arguments
+    ---------
+    encoder : Encoder
+        Waveform -> frames at the semantic frame rate.
+    global_encoder : GlobalEncoder
+        Waveform -> one vector per utterance.
+    quantizer : MultiScaleQuantizer
+        Owns the G, S and P quantizers.
+    decoder : FusionDecoder
+        S, P and G -> waveform.
+    sample_rate : int
+        Sample rate of the waveforms the codec takes and returns.
+
+    Example
+    -------
+    >>> from unicodec.lobes.encoder import Encoder
+    >>> from unicodec.lobes.global_encoder import GlobalEncoder
+    >>> from unicodec.lobes.quantizers import ResidualVectorQuantizer
+    >>> from unicodec.lobes.multiscale_quantizer import MultiScaleQuantizer
+    >>> from unicodec.lobes.decoder import FusionDecoder
+    >>> codec = UniCodec(
+    ...     encoder=Encoder(dim=32, intermediate_dim=64, num_blocks=1,
+    ...                     num_transformer_layers=0, output_dim=16),
+    ...     global_encoder=GlobalEncoder(dim=32, num_blocks=1, attention_channels=16,
+    ...                                  output_dim=8),
+    ...     quantizer=MultiScaleQuantizer(
+    ...         global_quantizer=ResidualVectorQuantizer(8, num_quantizers=2, codebook_size=16),
+    ...         semantic_quantizer=ResidualVectorQuantizer(16, num_quantizers=1, codebook_size=64),
+    ...         paralinguistic_quantizer=ResidualVectorQuantizer(16, num_quantizers=2,
+    ...                                                          codebook_size=64),
+    ...         frame_dim=16),
+    ...     decoder=FusionDecoder(input_dim=16, global_dim=8, dim=32, intermediate_dim=64,
+    ...                           num_blocks=1),
+    ... ).eval()
+    >>> wav = torch.randn(2, 16000)
+    >>> tokens = codec.encode(wav, torch.tensor([1.0, 0.7]))
+    >>> tokens.global_tokens.shape, tokens.semantic_tokens.shape, tokens.paralinguistic_tokens.shape
+    (torch.Size([2, 2]), torch.Size([2, 50, 1]), torch.Size([2, 25, 2]))
+    >>> codec.decode(tokens).shape
+    torch.Size([2, 16000])
+    >>> codec.bitrate()  # 1 x 6 bits x 50 Hz + 2 x 6 bits x 25 Hz
+    600.0
+    """
+
+    def __init__(self, encoder, global_encoder, quantizer, decoder, sample_rate=16000):
+        super().__init__()
+        if encoder.hop_length != decoder.hop_length:
+            raise ValueError(
+                f"encoder hop ({encoder.hop_length}) != decoder hop ({decoder.hop_length})"
+            )
+        if quantizer.paralinguistic_stride != decoder.paralinguistic_stride:
+            raise ValueError("quantizer and decoder disagree on paralinguistic_stride")
+        self.encoder = encoder
+        self.global_encoder = global_encoder
+        self.quantizer = quantizer
+        self.decoder = decoder
+        self.sample_rate = sample_rate
+
+    @property
+    def hop_length(self):
+        """Samples per semantic frame."""
+        return self.encoder.hop_length
+
+    @property
+    def frame_rate(self):
+        """Semantic frames per second."""
+        return self.sample_rate / self.hop_length
+
+    @property
+    def paralinguistic_frame_rate(self):
+        """Paralinguistic frames per second."""
+        return self.frame_rate / self.quantizer.paralinguistic_stride
+
+    @property
+    def samples_per_step(self):
+        """Samples covered by one paralinguistic frame; inputs are padded to a multiple."""
+        return self.hop_length * self.quantizer.paralinguistic_stride
+
+    def codebook_sizes(self):
+        """Codebook size of each stream."""
+        return self.quantizer.codebook_sizes()
+
+    def num_codebooks(self):
+        """Number of codebooks of each stream."""
+        return self.quantizer.num_codebooks()
+
+    def pad_batch(self, wav, wav_lens=None, name="wav"):
+        """Validates a batch and zero-pads it to a multiple of one paralinguistic frame.
+
+        Returns
+        -------
+        wav : torch.Tensor
+            ``[B, T']`` padded waveforms, zero beyond each one's length.
+        num_samples : torch.Tensor
+            ``[B]`` long, valid samples of each utterance.
+        lens : torch.Tensor
+            ``[B]`` relative lengths with respect to ``T'``.
+        """
+        wav, wav_lens = check_waveform_batch(wav, wav_lens, self.hop_length, name)
+        num_samples = relative_to_count(wav_lens, wav.shape[1])
+        wav = wav * frame_mask(num_samples, wav.shape[1]).to(wav.dtype)
+        pad = (-wav.shape[1]) % self.samples_per_step
+        wav = nn.functional.pad(wav, (0, pad))
+        return wav, num_samples, count_to_relative(num_samples, wav.shape[1])
+
+    def _frames(self, wav, lens, num_samples):
+        frames = self.encoder(wav, lens)
+        return frames, frames_for_samples(num_samples, self.hop_length)
+
+    def forward(self, wav, wav_lens=None, reference=None, reference_lens=None):
+        """Encodes, quantizes (updating codebooks in training) and decodes a batch.
+
+        Arguments
+        ---------
+        wav : torch.Tensor
+            ``[B, T]`` waveforms to rebuild.
+        wav_lens : torch.Tensor, optional
+            ``[B]`` relative lengths.
+        reference : torch.Tensor, optional
+            ``[B, T']`` waveforms the global encoder sees instead of ``wav``: in training,
+            another segment of the same utterance, so the words cannot leak into G.
+        reference_lens : torch.Tensor, optional
+            ``[B]`` relative lengths of ``reference``.
+
+        Returns
+        -------
+        CodecOutput
+        """
+        length = wav.shape[-1]
+        wav, num_samples, lens = self.pad_batch(wav, wav_lens, "wav")
+        if reference is None:
+            global_vector = self.global_encoder(wav, lens)
+        else:
+            ref, _, ref_lens = self.pad_batch(reference, reference_lens, "reference")
+            global_vector = self.global_encoder(ref, ref_lens)
+        frames, num_frames = self._frames(wav, lens, num_samples)
+        quantized = self.quantizer(frames, num_frames, global_vector)
+        out = self.decoder(
+            quantized.semantic,
+            quantized.paralinguistic,
+            quantized.global_vector,
+            quantized.semantic_mask,
+        )
+        out = out[:, :length] * frame_mask(num_samples, length).to(out.dtype)
+        return CodecOutput(wav=out, quantized=quantized, num_samples=num_samples)
+
+    def encode(self, wav, wav_lens=None, num_paralinguistic=None):
+        """Tokens of a padded batch.
+
+        Arguments
+        ---------
+        wav : torch.Tensor
+            ``[B, T]`` (or ``[T]``) waveforms at ``sample_rate``.
+        wav_lens : torch.Tensor, optional
+            ``[B]`` relative lengths.
+        num_paralinguistic : int, optional
+            Keep only the first P codebooks (a lower bitrate).
+
+        Returns
+        -------
+        Tokens
+        """
+        wav, num_samples, lens = self.pad_batch(wav, wav_lens, "wav")
+        global_vector = self.global_encoder(wav, lens)
+        frames, num_frames = self._frames(wav, lens, num_samples)
+        g, s, p = self.quantizer.quantize(
+            frames, num_frames, global_vector, num_paralinguistic
+        )
+        return Tokens(g, s, p, num_samples)
+
+    def decode(self, tokens):
+        """Waveforms ``[B, max(num_samples)]`` of tokens, zero beyond each one's length."""
+        num_frames = frames_for_samples(tokens.num_samples, self.hop_length)
+        length = tokens.semantic_tokens.shape[1]
+        if (num_frames > length).any():
+            raise ValueError(
+                f"tokens hold {length} semantic frames but num_samples "
+                f"{tokens.num_samples.tolist()} needs up to {int(num_frames.max())}"
+            )
+        g, s, p = self.quantizer.dequantize(
+            tokens.global_tokens, tokens.semantic_tokens, tokens.paralinguistic_tokens
+        )
+        mask = frame_mask(num_frames, length)
+        out = self.decoder(s * mask.unsqueeze(-1).to(s.dtype), p, g, mask)
+        total = int(tokens.num_samples.max())
+        return out[:, :total] * frame_mask(tokens.num_samples, total).to(out.dtype)
+
+    def bitrate(self, duration=None, num_paralinguistic=None):
+        """Bits per second of the tokens.
+
+        Arguments
+        ---------
+        duration : float, optional
+            Utterance duration in seconds; the global tokens' bits are spread over it.
+            Without it, only the local streams (S and P) count.
+        num_paralinguistic : int, optional
+            P codebooks kept (all by default).
+
+        Returns
+        -------
+        float
+        """
+        sizes, counts = self.codebook_sizes(), self.num_codebooks()
+        num_p = counts["paralinguistic"] if num_paralinguistic is None else num_paralinguistic
+        bps = counts["semantic"] * math.log2(sizes["semantic"]) * self.frame_rate
+        bps += num_p * math.log2(sizes["paralinguistic"]) * self.paralinguistic_frame_rate
+        if duration is not None:
+            bps += self.global_bits() / duration
+        return bps
+
+    def global_bits(self):
+        """Bits of the global tokens of one utterance."""
+        sizes, counts = self.codebook_sizes(), self.num_codebooks()
+        return counts["global"] * math.log2(sizes["global"])
+
+    def bitrate_report(self, duration=10.0):
+        """A one-line summary of the token layout and its bitrate."""
+        sizes, counts = self.codebook_sizes(), self.num_codebooks()
+        return (
+            f"G {counts['global']}x{sizes['global']} per utterance "
+            f"({self.global_bits():.0f} bits), "
+            f"S {counts['semantic']}x{sizes['semantic']} at {self.frame_rate:g} Hz, "
+            f"P {counts['paralinguistic']}x{sizes['paralinguistic']} at "
+            f"{self.paralinguistic_frame_rate:g} Hz: {self.bitrate():.0f} bps local, "
+            f"{self.bitrate(duration):.1f} bps total over {duration:g} s"
+        )

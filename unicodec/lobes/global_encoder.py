@@ -1,0 +1,96 @@
+"""The global encoder: log-mel of a segment -> one vector per utterance.
+
+It carries what stays constant over an utterance (timbre, speaking style, emotion).
+During training it sees a different segment of the utterance than the one being
+rebuilt, so the words cannot leak through it.
+
+Authors
+ * UniCodec authors 2026
+"""
+
+import torch
+import torchaudio
+from speechbrain.lobes.models.ECAPA_TDNN import AttentiveStatisticsPooling
+from torch import nn
+
+from unicodec.lengths import count_to_relative, frame_mask, relative_to_count
+from unicodec.lobes.convnext import ConvNeXtBlock
+
+
+class GlobalEncoder(nn.Module):
+    """Log-mel filterbanks, masked ConvNeXt blocks and attentive statistics pooling.
+
+    Arguments
+    ---------
+    sample_rate : int
+        Sample rate of the input waveform.
+    n_mels : int
+        Mel bands.
+    n_fft : int
+        STFT size of the filterbank.
+    hop_length : int
+        Hop of the filterbank in samples.
+    dim : int
+        Width of the ConvNeXt blocks.
+    num_blocks : int
+        ConvNeXt blocks.
+    attention_channels : int
+        Hidden size of the attentive pooling.
+    output_dim : int
+        Size of the utterance vector.
+
+    Example
+    -------
+    >>> enc = GlobalEncoder(dim=32, num_blocks=1, attention_channels=16, output_dim=8)
+    >>> enc(torch.randn(2, 16000), torch.tensor([1.0, 0.6])).shape
+    torch.Size([2, 8])
+    """
+
+    def __init__(
+        self,
+        sample_rate=16000,
+        n_mels=80,
+        n_fft=512,
+        hop_length=160,
+        dim=256,
+        num_blocks=4,
+        attention_channels=128,
+        output_dim=256,
+    ):
+        super().__init__()
+        self.hop_length = hop_length
+        self.melspec = torchaudio.transforms.MelSpectrogram(
+            sample_rate=sample_rate,
+            n_fft=n_fft,
+            win_length=min(n_fft, int(0.025 * sample_rate)),
+            hop_length=hop_length,
+            n_mels=n_mels,
+            center=True,
+            pad_mode="constant",
+        )
+        self.input_proj = nn.Linear(n_mels, dim)
+        self.blocks = nn.ModuleList(
+            ConvNeXtBlock(dim, 3 * dim, layer_scale=1.0 / num_blocks)
+            for _ in range(num_blocks)
+        )
+        self.pooling = AttentiveStatisticsPooling(
+            dim, attention_channels=attention_channels
+        )
+        self.output = nn.Linear(2 * dim, output_dim)
+
+    def forward(self, wav, wav_lens):
+        """One vector ``[B, output_dim]`` per utterance of a padded batch ``[B, T]``."""
+        num_samples = relative_to_count(wav_lens, wav.shape[-1])
+        logmel = torch.log(self.melspec(wav) + 1e-5).transpose(1, 2)  # [B, T, M]
+        counts = torch.div(num_samples, self.hop_length, rounding_mode="floor") + 1
+        counts = counts.clamp(max=logmel.shape[1])
+        mask = frame_mask(counts, logmel.shape[1]).unsqueeze(-1).to(logmel.dtype)
+        mean = (logmel * mask).sum(1, keepdim=True) / mask.sum(1, keepdim=True)
+        x = self.input_proj((logmel - mean) * mask) * mask
+        for block in self.blocks:
+            x = block(x, mask.squeeze(-1).bool())
+        # half a frame below the count, so that float rounding in the pooling's
+        # ``lengths * L`` can never admit a padded frame
+        lens = count_to_relative(counts.float() - 0.5, x.shape[1])
+        pooled = self.pooling(x.transpose(1, 2), lens).squeeze(-1)
+        return self.output(pooled)

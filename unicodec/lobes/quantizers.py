@@ -1,0 +1,403 @@
+"""Vector quantizers: a single-codebook VQ and a residual VQ built from it.
+
+Both take channels-last frames ``[B, T, D]`` and an optional padding mask ``[B, T]``;
+padded frames never touch the codebook statistics, the k-means initialisation, the
+dead-code restarts or the losses. Under DDP the codebook statistics are summed over
+ranks, the k-means initialisation and restarted codes come from rank 0, and the random
+quantizer-dropout choice comes from a generator seeded by the step count, so every rank
+holds the same codebooks and makes the same choice without extra communication.
+
+Authors
+ * UniCodec authors 2026
+"""
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def _distributed():
+    return torch.distributed.is_available() and torch.distributed.is_initialized()
+
+
+def _all_reduce_sum(tensor):
+    if _distributed():
+        torch.distributed.all_reduce(tensor)
+    return tensor
+
+
+def _broadcast(tensor, src=0):
+    if _distributed():
+        torch.distributed.broadcast(tensor, src)
+    return tensor
+
+
+def _sample_rows(samples, num):
+    """``num`` rows of ``samples``, without replacement when there are enough."""
+    if samples.shape[0] >= num:
+        index = torch.randperm(samples.shape[0], device=samples.device)[:num]
+    else:
+        index = torch.randint(0, samples.shape[0], (num,), device=samples.device)
+    return samples[index]
+
+
+def _nearest(vectors, codebook):
+    """Index of the nearest codebook row (squared Euclidean) for each row of ``vectors``."""
+    dist = (
+        vectors.pow(2).sum(-1, keepdim=True)
+        - 2 * vectors @ codebook.t()
+        + codebook.pow(2).sum(-1).unsqueeze(0)
+    )
+    return dist.argmin(dim=-1)
+
+
+def _kmeans_plus_plus(samples, num_clusters):
+    """k-means++ seeding: each new centroid drawn in proportion to its squared distance."""
+    centroids = samples.new_empty(num_clusters, samples.shape[1])
+    centroids[0] = samples[torch.randint(0, samples.shape[0], (1,))]
+    closest = (samples - centroids[0]).pow(2).sum(-1)
+    for index in range(1, num_clusters):
+        if closest.sum() <= 0:  # fewer distinct samples than clusters
+            pick = torch.randint(0, samples.shape[0], (1,))
+        else:
+            pick = torch.multinomial(closest, 1)
+        centroids[index] = samples[pick]
+        closest = torch.minimum(closest, (samples - centroids[index]).pow(2).sum(-1))
+    return centroids
+
+
+def kmeans(samples, num_clusters, num_iters=10):
+    """k-means (k-means++ seeding, then Lloyd iterations) on the rows of ``samples``.
+
+    Arguments
+    ---------
+    samples : torch.Tensor
+        ``[N, D]`` vectors (N may be smaller than ``num_clusters``: then centroids are
+        drawn with replacement and jittered so that they differ).
+    num_clusters : int
+        Number of centroids.
+    num_iters : int
+        Lloyd iterations.
+
+    Returns
+    -------
+    torch.Tensor
+        ``[num_clusters, D]`` centroids.
+
+    Example
+    -------
+    >>> data = torch.cat([torch.randn(50, 2) * 0.1 + 5, torch.randn(50, 2) * 0.1 - 5])
+    >>> centroids = kmeans(data, 2)
+    >>> sorted(round(v) for v in centroids[:, 0].tolist())
+    [-5, 5]
+    """
+    if samples.shape[0] >= num_clusters:
+        centroids = _kmeans_plus_plus(samples, num_clusters)
+    else:
+        centroids = _sample_rows(samples, num_clusters).clone()
+        scale = samples.std() if samples.shape[0] > 1 else samples.abs().mean()
+        centroids += 1e-2 * (scale + 1e-6) * torch.randn_like(centroids)
+    for _ in range(num_iters):
+        assign = _nearest(samples, centroids)
+        counts = torch.bincount(assign, minlength=num_clusters)
+        sums = torch.zeros_like(centroids).index_add_(0, assign, samples)
+        used = counts > 0
+        centroids[used] = sums[used] / counts[used].unsqueeze(-1).to(sums.dtype)
+    return centroids
+
+
+def _masked_mse(a, b, mask):
+    """Mean squared error over the valid frames of ``[B, T, D]`` tensors."""
+    per_frame = (a - b).pow(2).mean(-1)
+    if mask is None:
+        return per_frame.mean()
+    weights = mask.to(per_frame.dtype)
+    return (per_frame * weights).sum() / weights.sum().clamp(min=1.0)
+
+
+class VectorQuantizer(nn.Module):
+    """Vector quantization with one codebook, EMA-updated or learned.
+
+    The codebook is initialised by k-means on the first training batch, and codes whose
+    usage falls far below the average are restarted from frames of the current batch.
+    The output passes gradients straight through to the input.
+
+    Arguments
+    ---------
+    input_dim : int
+        Dimension of the input frames.
+    codebook_size : int
+        Number of codes.
+    codebook_dim : int, optional
+        Dimension of the codes; when it differs from ``input_dim`` the input is
+        projected down before quantization and back up after (factorized codes).
+    ema : bool
+        If True the codebook is a buffer updated by exponential moving averages of the
+        frames assigned to each code; else it is a parameter trained by the codebook loss.
+    decay : float
+        EMA decay of the codebook statistics (and of the usage counts in both modes).
+    commitment_weight : float
+        Weight of the commitment term (input toward its code) inside the returned loss.
+    kmeans_init : bool
+        Initialise the codebook by k-means on the first training batch.
+    kmeans_iters : int
+        k-means iterations.
+    dead_code_threshold : float
+        A code is restarted when its usage (EMA of assignments per batch) falls below
+        this fraction of the mean usage of all codes. 0 disables restarts.
+    epsilon : float
+        Laplace smoothing of the EMA cluster sizes.
+
+    Example
+    -------
+    >>> vq = VectorQuantizer(input_dim=8, codebook_size=16)
+    >>> x = torch.randn(2, 10, 8)
+    >>> mask = torch.ones(2, 10, dtype=torch.bool)
+    >>> quantized, codes, loss = vq(x, mask)  # training: k-means init, EMA update
+    >>> quantized.shape, codes.shape, loss.shape
+    (torch.Size([2, 10, 8]), torch.Size([2, 10]), torch.Size([]))
+    >>> _ = vq.eval()
+    >>> quantized, codes, _ = vq(x, mask)
+    >>> torch.allclose(vq.decode(codes), quantized)
+    True
+    """
+
+    def __init__(
+        self,
+        input_dim,
+        codebook_size=1024,
+        codebook_dim=None,
+        ema=True,
+        decay=0.99,
+        commitment_weight=0.25,
+        kmeans_init=True,
+        kmeans_iters=10,
+        dead_code_threshold=0.05,
+        epsilon=1e-5,
+    ):
+        super().__init__()
+        codebook_dim = codebook_dim or input_dim
+        self.codebook_size = codebook_size
+        self.codebook_dim = codebook_dim
+        self.ema = ema
+        self.decay = decay
+        self.commitment_weight = commitment_weight
+        self.kmeans_iters = kmeans_iters
+        self.dead_code_threshold = dead_code_threshold
+        self.epsilon = epsilon
+        if codebook_dim != input_dim:
+            self.project_in = nn.Linear(input_dim, codebook_dim)
+            self.project_out = nn.Linear(codebook_dim, input_dim)
+        else:
+            self.project_in = nn.Identity()
+            self.project_out = nn.Identity()
+        init = torch.randn(codebook_size, codebook_dim)
+        if ema:
+            self.register_buffer("codebook", init)
+            self.register_buffer("embed_sum", init.clone())
+        else:
+            self.codebook = nn.Parameter(init)
+        self.register_buffer("cluster_size", torch.ones(codebook_size))
+        self.register_buffer("initialized", torch.tensor(not kmeans_init))
+
+    def forward(self, x, mask=None):
+        """Quantizes ``x`` ``[B, T, D]``; updates the codebook when training.
+
+        Returns
+        -------
+        quantized : torch.Tensor
+            ``[B, T, D]``, straight-through to ``x``.
+        codes : torch.Tensor
+            ``[B, T]`` long; 0 on padded frames.
+        loss : torch.Tensor
+            Commitment (and, for learned codebooks, codebook) loss over valid frames.
+        """
+        z = self.project_in(x)
+        flat = z.reshape(-1, self.codebook_dim)
+        valid = flat if mask is None else flat[mask.reshape(-1)]
+        if self.training and not bool(self.initialized):
+            self._kmeans_init(valid.detach())
+        codes = _nearest(flat.detach(), self.codebook.detach())
+        quantized = F.embedding(codes, self.codebook).view_as(z)
+        valid_codes = codes if mask is None else codes[mask.reshape(-1)]
+        if self.training:
+            self._update_statistics(valid.detach(), valid_codes)
+        loss = self.commitment_weight * _masked_mse(z, quantized.detach(), mask)
+        if not self.ema:
+            loss = loss + _masked_mse(z.detach(), quantized, mask)
+        quantized = z + (quantized - z).detach()
+        codes = codes.view(z.shape[:-1])
+        if mask is not None:
+            codes = codes.masked_fill(~mask, 0)
+        return self.project_out(quantized), codes, loss
+
+    def encode(self, x, mask=None):
+        """Codes ``[B, T]`` of ``x`` ``[B, T, D]`` (no codebook update)."""
+        z = self.project_in(x)
+        codes = _nearest(z.reshape(-1, self.codebook_dim), self.codebook).view(z.shape[:-1])
+        if mask is not None:
+            codes = codes.masked_fill(~mask, 0)
+        return codes
+
+    def decode(self, codes):
+        """Vectors ``[B, T, D]`` of codes ``[B, T]``."""
+        return self.project_out(F.embedding(codes, self.codebook))
+
+    @torch.no_grad()
+    def _kmeans_init(self, samples):
+        if samples.shape[0] == 0:
+            return
+        centroids = kmeans(samples.float(), self.codebook_size, self.kmeans_iters)
+        _broadcast(centroids)
+        self.codebook.data.copy_(centroids)
+        if self.ema:
+            self.embed_sum.copy_(centroids)
+        self.cluster_size.fill_(1.0)
+        self.initialized.fill_(True)
+
+    @torch.no_grad()
+    def _update_statistics(self, samples, codes):
+        counts = torch.bincount(codes, minlength=self.codebook_size).to(samples.dtype)
+        _all_reduce_sum(counts)
+        self.cluster_size.mul_(self.decay).add_(counts, alpha=1 - self.decay)
+        if self.ema:
+            sums = torch.zeros_like(self.embed_sum).index_add_(0, codes, samples)
+            _all_reduce_sum(sums)
+            self.embed_sum.mul_(self.decay).add_(sums, alpha=1 - self.decay)
+            total = self.cluster_size.sum()
+            smoothed = (
+                (self.cluster_size + self.epsilon)
+                / (total + self.codebook_size * self.epsilon)
+                * total
+            )
+            self.codebook.copy_(self.embed_sum / smoothed.unsqueeze(-1))
+        self._restart_dead_codes(samples)
+
+    @torch.no_grad()
+    def _restart_dead_codes(self, samples):
+        if self.dead_code_threshold <= 0 or samples.shape[0] == 0:
+            return
+        mean_usage = self.cluster_size.mean()
+        dead = self.cluster_size < self.dead_code_threshold * mean_usage
+        num_dead = int(dead.sum())
+        if num_dead == 0:
+            return
+        replacements = _broadcast(_sample_rows(samples, num_dead).contiguous())
+        self.codebook.data[dead] = replacements
+        self.cluster_size[dead] = mean_usage
+        if self.ema:
+            self.embed_sum[dead] = replacements * mean_usage
+
+
+class ResidualVectorQuantizer(nn.Module):
+    """Residual vector quantization: each stage quantizes what the previous ones left.
+
+    Quantizer dropout (training only) keeps a random number of leading stages per batch
+    so that fewer codebooks still decode (a lower bitrate). The choice is drawn from a
+    generator seeded by ``dropout_seed`` and a step counter kept in a buffer, so it is the
+    same on every DDP rank and after a resume; dropped stages still run with zero weight,
+    so no parameter is left unused.
+
+    Arguments
+    ---------
+    input_dim : int
+        Dimension of the input frames.
+    num_quantizers : int
+        Number of stages (codebooks).
+    quantizer_dropout : float
+        Probability that a training batch keeps a random number (1..num_quantizers) of
+        stages instead of all.
+    dropout_seed : int
+        Seed of the dropout choice.
+    **vq_kwargs
+        Arguments of every :class:`VectorQuantizer` (``codebook_size``, ``ema``, ...).
+
+    Example
+    -------
+    >>> rvq = ResidualVectorQuantizer(input_dim=8, num_quantizers=3, codebook_size=16)
+    >>> quantized, codes, loss = rvq(torch.randn(2, 10, 8))
+    >>> codes.shape
+    torch.Size([2, 10, 3])
+    >>> rvq.decode(rvq.encode(torch.randn(2, 10, 8), num_quantizers=2)).shape
+    torch.Size([2, 10, 8])
+    """
+
+    def __init__(
+        self,
+        input_dim,
+        num_quantizers=2,
+        quantizer_dropout=0.0,
+        dropout_seed=0,
+        **vq_kwargs,
+    ):
+        super().__init__()
+        self.num_quantizers = num_quantizers
+        self.quantizer_dropout = quantizer_dropout
+        self.dropout_seed = dropout_seed
+        self.quantizers = nn.ModuleList(
+            VectorQuantizer(input_dim, **vq_kwargs) for _ in range(num_quantizers)
+        )
+        self.register_buffer("step", torch.tensor(0, dtype=torch.long))
+
+    @property
+    def codebook_size(self):
+        """Number of codes of each stage."""
+        return self.quantizers[0].codebook_size
+
+    def active_quantizers(self):
+        """Number of stages the next training batch keeps (advances the step counter)."""
+        generator = torch.Generator().manual_seed(
+            int(self.dropout_seed) * 1_000_003 + int(self.step)
+        )
+        self.step += 1
+        if torch.rand((), generator=generator) < self.quantizer_dropout:
+            return int(torch.randint(1, self.num_quantizers + 1, (), generator=generator))
+        return self.num_quantizers
+
+    def forward(self, x, mask=None):
+        """Quantizes ``x`` ``[B, T, D]``.
+
+        Returns
+        -------
+        quantized : torch.Tensor
+            ``[B, T, D]``, the sum of the kept stages.
+        codes : torch.Tensor
+            ``[B, T, num_quantizers]`` long.
+        loss : torch.Tensor
+            Sum of the kept stages' losses.
+        """
+        keep = self.active_quantizers() if self.training else self.num_quantizers
+        residual = x
+        quantized = torch.zeros_like(x)
+        loss = x.new_zeros(())
+        all_codes = []
+        for index, stage in enumerate(self.quantizers):
+            stage_out, codes, stage_loss = stage(residual, mask)
+            weight = 1.0 if index < keep else 0.0
+            quantized = quantized + weight * stage_out
+            loss = loss + weight * stage_loss
+            residual = residual - stage_out.detach()
+            all_codes.append(codes)
+        return quantized, torch.stack(all_codes, dim=-1), loss
+
+    def encode(self, x, mask=None, num_quantizers=None):
+        """Codes ``[B, T, K]`` of ``x`` with the first ``K`` stages (all by default)."""
+        num_quantizers = num_quantizers or self.num_quantizers
+        residual = x
+        all_codes = []
+        for stage in self.quantizers[:num_quantizers]:
+            codes = stage.encode(residual, mask)
+            residual = residual - stage.decode(codes)
+            all_codes.append(codes)
+        return torch.stack(all_codes, dim=-1)
+
+    def decode(self, codes):
+        """Sum of the stage vectors of codes ``[B, T, K]`` (K <= num_quantizers)."""
+        if codes.shape[-1] > self.num_quantizers:
+            raise ValueError(
+                f"got {codes.shape[-1]} codebooks, this quantizer has {self.num_quantizers}"
+            )
+        out = 0
+        for index in range(codes.shape[-1]):
+            out = out + self.quantizers[index].decode(codes[..., index])
+        return out

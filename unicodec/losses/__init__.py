@@ -1,0 +1,1 @@
+"""Training losses of UniCodec: reconstruction, adversarial, quantization, distillation and disentanglement."""
