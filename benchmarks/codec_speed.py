@@ -1,6 +1,6 @@
 """Encode and decode speed of UniCodec on CPU, with the real-time factor and size.
 
-Usage: python benchmarks/codec_speed.py [hparams/unicodec.yaml] [--seconds 10] [--threads 2]
+Usage: python benchmarks/codec_speed.py [hparams/models/unicodec.yaml] [--seconds 10] [--threads 2]
 """
 
 import argparse
@@ -23,7 +23,7 @@ def timed(fn, repeats):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("hparams", nargs="?", default="hparams/unicodec.yaml")
+    parser.add_argument("hparams", nargs="?", default="hparams/models/unicodec.yaml")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=5)

@@ -10,9 +10,13 @@ from conftest import build_tiny_codec, speechlike
 from unicodec.tokens import Tokens
 
 
-def init_codebooks(codec, seconds=(1.0, 0.8, 0.6, 0.5)):
-    """One training forward on speech-like audio (k-means init), then eval mode."""
-    wavs = [speechlike(int(s * 16000), seed=i) for i, s in enumerate(seconds)]
+def init_codebooks(codec, seconds=(2.0, 1.8, 1.6, 1.5, 2.0, 1.2, 1.9, 1.4)):
+    """One training forward on speech-like audio (k-means init), then eval mode.
+
+    The batch holds several times more frames than codes, so that k-means leaves no
+    near-duplicate codes (which would make the nearest code a float coin toss).
+    """
+    wavs = [speechlike(int(s * 16000), seed=100 + i) for i, s in enumerate(seconds)]
     batch = torch.nn.utils.rnn.pad_sequence(wavs, batch_first=True)
     lens = torch.tensor([w.shape[0] / batch.shape[1] for w in wavs])
     codec.train()
@@ -87,7 +91,7 @@ def test_padded_batch_gives_same_tokens_as_single_files(tiny_codec):
             ]:
                 agree += int((b == s).sum())
                 total += b.numel()
-    assert agree / total >= 0.98, f"{total - agree} of {total} tokens differ"
+    assert agree / total >= 0.99, f"{total - agree} of {total} tokens differ"
     # the check is meaningful only if the codes vary over time
     assert batch_tokens.semantic_tokens[0].unique().numel() > 3
 
@@ -146,7 +150,7 @@ def tokens_bits(codec, tokens):
     )
 
 
-@pytest.mark.parametrize("config", ["hparams/unicodec.yaml", "hparams/unicodec_cpu.yaml"])
+@pytest.mark.parametrize("config", ["hparams/models/unicodec.yaml", "hparams/models/unicodec_cpu.yaml"])
 def test_reported_bitrate_equals_bits_in_tokens(config):
     with open(config) as f:
         codec = load_hyperpyyaml(f)["codec"].eval()

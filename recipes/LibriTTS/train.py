@@ -1,0 +1,530 @@
+#!/usr/bin/env python3
+"""Recipe for training UniCodec on LibriTTS (or the embedded synthetic corpus).
+
+Each batch takes a discriminator step, then a generator step: multi-resolution
+reconstruction, adversarial and feature-matching losses, the quantizers' commitment, the
+distillation of S (a self-supervised teacher or phone targets) and the disentanglement
+losses. At the end the test split is resynthesized and scored, and an inference folder
+that ``foreign_class`` loads is exported.
+
+To run:
+    python recipes/LibriTTS/train.py hparams/unicodec.yaml --data_folder /path/to/LibriTTS
+    torchrun --nproc_per_node=2 recipes/LibriTTS/train.py hparams/unicodec_cpu.yaml \
+        --data_folder data/embedded --distributed_backend gloo
+
+Authors
+ * UniCodec authors 2026
+"""
+
+import json
+import logging
+import math
+import os
+import random
+import sys
+
+import speechbrain as sb
+import torch
+from hyperpyyaml import load_hyperpyyaml
+from speechbrain.utils.distributed import if_main_process, run_on_main
+
+from unicodec.data.alignment import alignment_to_frames
+from unicodec.data.audio import load_audio
+from unicodec.export import export_model
+from unicodec.lengths import count_to_relative
+from unicodec.lobes.teachers import TeacherCache, cached_features
+from unicodec.metrics import ResynthesisMetrics, codebook_usage, save_spectrogram_comparison
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from libritts_prepare import prepare_libritts  # noqa: E402
+
+logger = logging.getLogger(__name__)
+
+# Training terms and the module each one needs (None: always computed).
+TERM_MODULES = {
+    "mel": None,
+    "stft": None,
+    "commitment": None,
+    "adversarial": "discriminators",
+    "feature_matching": "discriminators",
+    "distillation": "distillation",
+    "phone": "phone_classifier",
+    "speaker_adversary": "speaker_adversary",
+    "mutual_information": "club",
+    "club_fit": "club",
+    "decorrelation": "decorrelation",
+    "speaker_global": "speaker_classifier",
+    "prosody": "prosody_regression",
+}
+
+
+def _unwrap(module):
+    """The module inside a DDP / DataParallel wrapper."""
+    return getattr(module, "module", module)
+
+
+class UniCodecBrain(sb.Brain):
+    """Trains UniCodec with a discriminator and a generator step per batch."""
+
+    # ------------------------------------------------------------ forward
+    def compute_forward(self, batch, stage):
+        """Encodes, quantizes and decodes the batch (G sees the reference crop)."""
+        batch = batch.to(self.device)
+        wav, lens = batch.sig
+        ref, ref_lens = batch.ref
+        return self.modules.codec(wav, lens, reference=ref, reference_lens=ref_lens)
+
+    def _adversarial_on(self, stage):
+        return (
+            "discriminators" in self.modules
+            and stage == sb.Stage.TRAIN
+            and self.hparams.epoch_counter.current > self.hparams.adversarial_start_epoch
+        )
+
+    def _generator_terms(self, out, batch, stage):
+        """Every generator-side loss term, unweighted, by name."""
+        wav, lens = batch.sig
+        q = out.quantized
+        s_lens = count_to_relative(q.semantic_mask.sum(1), q.semantic_mask.shape[1])
+        p_lens = count_to_relative(
+            q.paralinguistic_mask.sum(1), q.paralinguistic_mask.shape[1]
+        )
+        terms = {
+            "mel": self.hparams.mel_loss(out.wav, wav, lens),
+            "stft": self.hparams.stft_loss(out.wav, wav, lens),
+            "commitment": sum(q.losses.values()),
+        }
+        if "distillation" in self.modules:
+            targets = self._teacher_targets(batch, q.semantic.shape[1])
+            terms["distillation"] = self.modules.distillation(q.semantic, targets, s_lens)
+        if "phone_classifier" in self.modules and hasattr(batch, "phones"):
+            phones = batch.phones.data[:, : q.semantic.shape[1]]
+            terms["phone"] = self.modules.phone_classifier(q.semantic, phones, s_lens)
+        speakers = batch.spk_id_encoded.data.flatten()
+        labelled = bool((speakers >= 0).any())  # held-out speakers have no class
+        if "speaker_adversary" in self.modules and labelled:
+            terms["speaker_adversary"] = self.modules.speaker_adversary(
+                q.semantic, speakers, s_lens
+            )
+        if "club" in self.modules:
+            terms["mutual_information"] = self.modules.club(
+                q.semantic, q.paralinguistic, s_lens
+            )
+            terms["club_fit"] = _unwrap(self.modules.club).learning_loss(
+                q.semantic, q.paralinguistic, s_lens
+            )
+        if "decorrelation" in self.modules:
+            terms["decorrelation"] = self.modules.decorrelation(
+                q.semantic, q.paralinguistic, s_lens
+            )
+        if "speaker_classifier" in self.modules and labelled:
+            terms["speaker_global"] = self.modules.speaker_classifier(
+                q.global_vector, speakers
+            )
+        if "prosody_regression" in self.modules:
+            with torch.no_grad():
+                log_f0, voiced, log_energy = self.hparams.prosody_targets(wav, lens)
+            length = q.paralinguistic.shape[1]
+            terms["prosody"] = self.modules.prosody_regression(
+                q.paralinguistic,
+                log_f0[:, :length],
+                voiced[:, :length],
+                log_energy[:, :length],
+                p_lens,
+            )
+        if self._adversarial_on(stage):
+            disc = _unwrap(self.modules.discriminators)
+            for p in disc.parameters():  # the generator step leaves D untouched
+                p.requires_grad_(False)
+            try:
+                scores, feats = disc(self._adversarial_crop(torch.cat([wav, out.wav])))
+            finally:
+                for p in disc.parameters():
+                    p.requires_grad_(True)
+            batch_size = wav.shape[0]
+            fake_scores = [s[batch_size:] for s in scores]
+            real_feats = [[f[:batch_size].detach() for f in fs] for fs in feats]
+            fake_feats = [[f[batch_size:] for f in fs] for fs in feats]
+            terms["adversarial"] = self.hparams.generator_adversarial_loss(fake_scores)
+            terms["feature_matching"] = self.hparams.feature_matching_loss(
+                fake_feats, real_feats
+            )
+        return terms
+
+    def _adversarial_crop(self, wav):
+        """The window of the batch the discriminators judge in this step.
+
+        A random window of ``adversarial_segment_seconds`` (the same for the real and the
+        rebuilt halves, drawn once per step so both optimizer steps see the same one).
+        """
+        length = int(self.hparams.adversarial_segment_seconds * self.hparams.sample_rate)
+        if length <= 0 or wav.shape[1] <= length:
+            return wav
+        if self.adversarial_start is None:
+            self.adversarial_start = random.randrange(0, wav.shape[1] - length + 1)
+        return wav[:, self.adversarial_start: self.adversarial_start + length]
+
+    def _teacher_targets(self, batch, num_frames):
+        """Teacher features of the training crops, ``[B, num_frames, D]``."""
+        if hasattr(batch, "teacher_feats"):
+            feats = batch.teacher_feats.data
+        else:
+            wav, lens = batch.sig
+            with torch.no_grad():
+                feats = self.hparams.teacher(wav, lens)
+        feats = feats[:, :num_frames]
+        if feats.shape[1] < num_frames:
+            feats = torch.nn.functional.pad(feats, (0, 0, 0, num_frames - feats.shape[1]))
+        return feats.to(self.device)
+
+    def _weighted(self, terms):
+        weights = self.hparams.loss_weights
+        return sum(weights.get(name, 1.0) * value for name, value in terms.items())
+
+    # ------------------------------------------------------------ training step
+    def fit_batch(self, batch):
+        """A discriminator step, then a generator step (both under AMP when asked)."""
+        should_step = (self.step % self.grad_accumulation_factor) == 0
+        self.adversarial_start = None
+        with self.no_sync(not should_step):
+            with self.training_ctx:
+                out = self.compute_forward(batch, sb.Stage.TRAIN)
+            stats = {}
+            if self._adversarial_on(sb.Stage.TRAIN):
+                wav = batch.sig.data.to(self.device)
+                with self.training_ctx:
+                    scores, _ = self.modules.discriminators(
+                        self._adversarial_crop(torch.cat([wav, out.wav.detach()]))
+                    )
+                    real = [s[: wav.shape[0]] for s in scores]
+                    fake = [s[wav.shape[0]:] for s in scores]
+                    loss_d, _, _ = self.hparams.discriminator_adversarial_loss(fake, real)
+                self._backward(loss_d, "discriminator")
+                stats["discriminator"] = loss_d.detach()
+            with self.training_ctx:
+                terms = self._generator_terms(out, batch, sb.Stage.TRAIN)
+                loss_g = self._weighted(terms)
+            self._backward(loss_g, "generator")
+        if should_step:
+            self._step_optimizers()
+        stats.update({name: value.detach() for name, value in terms.items()})
+        stats["generator"] = loss_g.detach()
+        self._accumulate(stats)
+        return loss_g.detach().cpu()
+
+    def _backward(self, loss, name):
+        """Backward of one optimizer's loss; a non-finite loss is counted and skipped."""
+        if not torch.isfinite(loss):
+            self.check_loss_isfinite(loss)  # raises once the patience is exhausted
+            logger.warning(f"non-finite {name} loss at step {self.step}: skipped")
+            self.skipped[name] = True
+            return
+        self.scaler.scale(loss / self.grad_accumulation_factor).backward()
+
+    def _step_optimizers(self):
+        for name, opt in self.optimizers_dict.items():
+            if self.skipped.pop(name, False):
+                opt.zero_grad(set_to_none=True)
+                continue
+            params = [p for g in opt.param_groups for p in g["params"]]
+            if not any(p.grad is not None for p in params):
+                continue  # e.g. the discriminator before it joins
+            self.scaler.unscale_(opt)
+            torch.nn.utils.clip_grad_norm_(params, self.max_grad_norm)
+            self.scaler.step(opt)
+            opt.zero_grad(set_to_none=True)
+        self.scaler.update()
+        self.optimizer_step += 1
+
+    def init_optimizers(self):
+        """Two optimizers (and their schedulers), registered under stable names."""
+        generator_modules = [m for k, m in self.modules.items() if k != "discriminators"]
+        generator_params = [p for m in generator_modules for p in m.parameters()]
+        self.optimizer_generator = self.hparams.opt_class_generator(generator_params)
+        self.optimizers_dict = {"generator": self.optimizer_generator}
+        self.schedulers = {
+            "generator": self.hparams.scheduler_generator(self.optimizer_generator)
+        }
+        if "discriminators" in self.modules:
+            self.optimizer_discriminator = self.hparams.opt_class_discriminator(
+                self.modules.discriminators.parameters()
+            )
+            self.optimizers_dict["discriminator"] = self.optimizer_discriminator
+            self.schedulers["discriminator"] = self.hparams.scheduler_discriminator(
+                self.optimizer_discriminator
+            )
+        self.skipped = {}
+        if self.checkpointer is not None:
+            for name, opt in self.optimizers_dict.items():
+                self.checkpointer.add_recoverable(f"optimizer_{name}", opt)
+            for name, scheduler in self.schedulers.items():
+                self.checkpointer.add_recoverable(f"scheduler_{name}", scheduler)
+
+    # ------------------------------------------------------------ statistics
+    def _accumulate(self, stats):
+        for name, value in stats.items():
+            total, count = self.term_sums.get(name, (0.0, 0))
+            self.term_sums[name] = (total + float(value), count + 1)
+
+    def _averages(self):
+        return {name: total / max(count, 1) for name, (total, count) in self.term_sums.items()}
+
+    def on_stage_start(self, stage, epoch=None):
+        """Resets the per-term averages."""
+        self.term_sums = {}
+        self.eval_outputs = []
+        if stage == sb.Stage.TEST:
+            self.metrics = ResynthesisMetrics(sample_rate=self.hparams.sample_rate)
+
+    def evaluate_batch(self, batch, stage):
+        """Rebuilds full utterances (G from the utterance itself) and scores them."""
+        with torch.no_grad():
+            out = self.compute_forward(batch, stage)
+            terms = self._generator_terms(out, batch, stage)
+            loss = self._weighted(terms)
+        self._accumulate({**terms, "generator": loss})
+        wav, lens = batch.sig
+        wav = wav.to(self.device)
+        if stage == sb.Stage.TEST:
+            self.metrics.append(batch.id, out.wav, wav, lens)
+            self.eval_outputs.append(out.tokens.to("cpu"))
+        elif len(self.eval_outputs) < self.hparams.num_samples_to_write:
+            self.eval_outputs.append((batch.id, wav.cpu(), out.wav.cpu(), lens.cpu()))
+        return loss.detach().cpu()
+
+    def on_stage_end(self, stage, stage_loss, epoch=None):
+        """Logs every term, steps the schedulers, saves checkpoints and samples."""
+        stats = {"loss": stage_loss, **self._averages()}
+        if stage == sb.Stage.TRAIN:
+            self.train_stats = stats
+            return
+        if stage == sb.Stage.VALID:
+            lrs = {f"lr_{n}": o.param_groups[0]["lr"] for n, o in self.optimizers_dict.items()}
+            for name, scheduler in self.schedulers.items():
+                if name == "generator" or self._adversarial_on(sb.Stage.TRAIN):
+                    scheduler.step()
+            self.hparams.train_logger.log_stats(
+                stats_meta={"epoch": epoch, **lrs},
+                train_stats=self.train_stats,
+                valid_stats=stats,
+            )
+            if if_main_process():
+                self._write_samples(epoch)
+            self.checkpointer.save_and_keep_only(meta={"loss": stage_loss}, min_keys=["loss"])
+        if stage == sb.Stage.TEST:
+            stats.update(self.metrics.summarize())
+            stats.update(codebook_usage(self.eval_outputs, _unwrap(self.modules.codec)))
+            self.hparams.train_logger.log_stats(
+                stats_meta={"epoch loaded": self.hparams.epoch_counter.current},
+                test_stats=stats,
+            )
+            self.test_stats = stats
+
+    def _write_samples(self, epoch):
+        folder = os.path.join(self.hparams.samples_folder, f"epoch_{epoch}")
+        os.makedirs(folder, exist_ok=True)
+        sample_rate = self.hparams.sample_rate
+        for ids, wav, rebuilt, lens in self.eval_outputs:
+            for i, utt_id in enumerate(ids):
+                n = int(round(float(lens[i]) * wav.shape[1]))
+                for tag, audio in (("original", wav[i, :n]), ("rebuilt", rebuilt[i, :n])):
+                    sb.dataio.dataio.write_audio(
+                        os.path.join(folder, f"{utt_id}_{tag}.wav"), audio.float(), sample_rate
+                    )
+                save_spectrogram_comparison(
+                    os.path.join(folder, f"{utt_id}.png"),
+                    wav[i, :n],
+                    rebuilt[i, :n],
+                    sample_rate,
+                    title=f"{utt_id}, epoch {epoch}",
+                )
+
+
+# ---------------------------------------------------------------- data
+def crop_bounds(num_samples, segment, step, rng):
+    """Start of a random crop of ``segment`` samples, aligned to ``step``."""
+    if num_samples <= segment:
+        return 0
+    return rng.randrange(0, (num_samples - segment) // step + 1) * step
+
+
+def reference_bounds(num_samples, start, segment, reference, step, rng):
+    """Start of the reference crop: outside ``[start, start + segment)`` when it fits."""
+    before = start - reference
+    after = num_samples - (start + segment) - reference
+    choices = []
+    if before >= 0:
+        choices.append(rng.randrange(0, before // step + 1) * step)
+    if after >= 0:
+        choices.append(start + segment + rng.randrange(0, after // step + 1) * step)
+    if choices:
+        return rng.choice(choices)
+    # too short for two disjoint crops: the part farthest from the rebuilt one
+    return 0 if start > num_samples - (start + segment) else max(num_samples - reference, 0)
+
+
+def dataio_prepare(hparams, codec):
+    """Datasets with the audio pipelines (crops for training, whole utterances otherwise)."""
+    sample_rate = hparams["sample_rate"]
+    step = codec.samples_per_step
+    segment = max(step, int(hparams["segment_seconds"] * sample_rate) // step * step)
+    reference = max(step, int(hparams["reference_seconds"] * sample_rate) // step * step)
+    eval_max = int(hparams["eval_max_seconds"] * sample_rate) // step * step
+    frame_rate = codec.frame_rate
+    rng = random.Random(hparams["seed"])
+
+    phone_to_id = None
+    if hparams.get("phone_inventory") and os.path.isfile(hparams["phone_inventory"]):
+        with open(hparams["phone_inventory"], encoding="utf-8") as f:
+            phone_to_id = json.load(f)["phone_to_id"]
+        if len(phone_to_id) > hparams["num_phones"]:
+            raise ValueError(
+                f"{hparams['phone_inventory']} has {len(phone_to_id)} phones, more than "
+                f"num_phones={hparams['num_phones']}"
+            )
+
+    datasets = {}
+    for split in ("train", "valid", "test"):
+        datasets[split] = sb.dataio.dataset.DynamicItemDataset.from_json(
+            json_path=os.path.join(hparams["output_folder"], f"{split}.json")
+        )
+
+    @sb.utils.data_pipeline.takes("wav")
+    @sb.utils.data_pipeline.provides("audio", "sig", "ref", "start")
+    def train_audio(path):
+        audio = load_audio(path, sample_rate)
+        start = crop_bounds(audio.shape[0], segment, step, rng)
+        ref_start = reference_bounds(audio.shape[0], start, segment, reference, step, rng)
+        yield audio
+        yield audio[start: start + segment]
+        yield audio[ref_start: ref_start + reference]
+        yield start
+
+    @sb.utils.data_pipeline.takes("wav")
+    @sb.utils.data_pipeline.provides("audio", "sig", "ref", "start")
+    def eval_audio(path):
+        audio = load_audio(path, sample_rate)[:eval_max]
+        yield audio
+        yield audio
+        yield audio
+        yield 0
+
+    sb.dataio.dataset.add_dynamic_item([datasets["train"]], train_audio)
+    sb.dataio.dataset.add_dynamic_item([datasets["valid"], datasets["test"]], eval_audio)
+
+    label_encoder = sb.dataio.encoder.CategoricalEncoder()
+    label_encoder.load_or_create(
+        path=os.path.join(hparams["save_folder"], "speakers.txt"),
+        from_didatasets=[datasets["train"]],
+        output_key="spk_id",
+    )
+    if len(label_encoder) > hparams["num_speakers"]:
+        raise ValueError(
+            f"{len(label_encoder)} training speakers, more than num_speakers="
+            f"{hparams['num_speakers']}"
+        )
+
+    @sb.utils.data_pipeline.takes("spk_id")
+    @sb.utils.data_pipeline.provides("spk_id_encoded")
+    def speaker_pipeline(spk_id):
+        # held-out speakers (valid/test) have no class: -100 is ignored by the losses
+        index = label_encoder.lab2ind.get(spk_id, -100)
+        return torch.LongTensor([index])
+
+    keys = ["id", "sig", "ref", "spk_id_encoded"]
+    sb.dataio.dataset.add_dynamic_item(list(datasets.values()), speaker_pipeline)
+
+    if phone_to_id is not None:
+
+        @sb.utils.data_pipeline.takes("alignment", "sig", "start")
+        @sb.utils.data_pipeline.provides("phones")
+        def phone_pipeline(alignment, sig, start):
+            first = start // codec.hop_length
+            num = math.ceil(sig.shape[0] / codec.hop_length)
+            frames = alignment_to_frames(
+                alignment, phone_to_id, num_frames=first + num, frame_rate=frame_rate
+            )
+            return frames[first: first + num]
+
+        sb.dataio.dataset.add_dynamic_item(list(datasets.values()), phone_pipeline)
+        keys.append("phones")
+
+    if hparams.get("teacher") is not None and hparams.get("teacher_cache_folder"):
+        teacher = hparams["teacher"]
+        cache = TeacherCache(hparams["teacher_cache_folder"], fingerprint=teacher)
+
+        @sb.utils.data_pipeline.takes("id", "audio", "sig", "start")
+        @sb.utils.data_pipeline.provides("teacher_feats")
+        def teacher_pipeline(utt_id, audio, sig, start):
+            # whole-utterance features, computed once and cached, then cut to the crop
+            feats = cached_features(teacher, [utt_id], audio.unsqueeze(0), cache=cache)[0]
+            first = start // codec.hop_length
+            return feats[first: first + math.ceil(sig.shape[0] / codec.hop_length)]
+
+        sb.dataio.dataset.add_dynamic_item(list(datasets.values()), teacher_pipeline)
+        keys.append("teacher_feats")
+
+    for dataset in datasets.values():
+        dataset.set_output_keys(keys)
+    return datasets, label_encoder
+
+
+def main(argv):
+    hparams_file, run_opts, overrides = sb.parse_arguments(argv)
+    with open(hparams_file, encoding="utf-8") as fin:
+        hparams = load_hyperpyyaml(fin, overrides)
+
+    sb.create_experiment_directory(
+        experiment_directory=hparams["output_folder"],
+        hyperparams_to_save=hparams_file,
+        overrides=overrides,
+    )
+    run_on_main(
+        prepare_libritts,
+        kwargs={
+            "data_folder": hparams["data_folder"],
+            "save_folder": hparams["output_folder"],
+            "train_subsets": hparams["train_subsets"],
+            "valid_subsets": hparams["valid_subsets"],
+            "test_subsets": hparams["test_subsets"],
+            "min_duration": hparams["min_duration"],
+            "max_duration": hparams["max_duration"],
+            "skip_prep": hparams["skip_prep"],
+        },
+    )
+    codec = hparams["codec"]
+    logger.info(f"UniCodec tokens: {codec.bitrate_report()}")
+    datasets, _ = dataio_prepare(hparams, codec)
+
+    brain = UniCodecBrain(
+        modules=hparams["modules"],
+        hparams=hparams,
+        run_opts=run_opts,
+        checkpointer=hparams["checkpointer"],
+    )
+    loader_kwargs = {"batch_size": hparams["batch_size"], "num_workers": hparams["num_workers"]}
+    brain.fit(
+        brain.hparams.epoch_counter,
+        datasets["train"],
+        datasets["valid"],
+        train_loader_kwargs={**loader_kwargs, "shuffle": True, "drop_last": True},
+        valid_loader_kwargs=loader_kwargs,
+    )
+    brain.evaluate(datasets["test"], min_key="loss", test_loader_kwargs=loader_kwargs)
+    if if_main_process():
+        export_model(
+            _unwrap(brain.modules.codec),
+            os.path.join(os.path.dirname(os.path.abspath(hparams_file)), hparams["model_config"]),
+            hparams["export_folder"],
+        )
+        with open(os.path.join(hparams["output_folder"], "test_metrics.json"), "w") as f:
+            json.dump(brain.test_stats, f, indent=2)
+        logger.info(
+            f"Done. Samples: {hparams['samples_folder']}  metrics: "
+            f"{os.path.join(hparams['output_folder'], 'test_metrics.json')}  "
+            f"model: {hparams['export_folder']}"
+        )
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
