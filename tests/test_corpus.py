@@ -11,7 +11,8 @@ import pytest
 import soundfile as sf
 import torch
 
-from unicodec.data.alignment import SILENCE, alignment_to_frames, phone_segments
+from unicodec.data.alignment import SILENCE, phone_segments
+from unicodec.lobes.teachers import phone_targets
 from unicodec.data.corpus import (
     CORPUS_FILE,
     LANGUAGE_CHAPTERS,
@@ -147,17 +148,6 @@ def test_phone_segments_tile_the_utterance():
     ]
     assert phone_segments([], 50, 100) == [[0.0, 0.5, SILENCE]]
     assert phone_segments([(0, "a")], 0, 100) == []
-
-
-def test_alignment_to_frames():
-    ali = [[0.0, 0.05, "sil"], [0.05, 0.1, "a"], [0.1, 0.12, "b"]]
-    frames = alignment_to_frames(ali, {"sil": 0, "a": 1, "b": 2}, frame_rate=50)
-    assert frames.dtype == torch.long
-    # 20 ms frames labelled at their centres 0.01, 0.03, ..., 0.11 s
-    assert frames.tolist() == [0, 0, 1, 1, 1, 2]
-    assert alignment_to_frames(ali, {"sil": 0, "a": 1, "b": 2}, num_frames=8).shape == (8,)
-    with pytest.raises(KeyError, match="'b'"):
-        alignment_to_frames(ali, {"sil": 0, "a": 1})
 
 
 # --- texts -----------------------------------------------------------------------------
@@ -327,7 +317,7 @@ def test_alignments_cover_utterances_with_inventory_phones(corpus):
         assert set(phones) <= set(language_phones)
         assert sum(p != SILENCE for p in phones) >= 5
         used[labels["language"]].update(phones)
-        frames = alignment_to_frames(ali, language_phones, num_frames=info.frames // 320)
+        frames = phone_targets(ali, language_phones, num_frames=info.frames // 320)
         assert len(frames) == info.frames // 320
         assert set(frames.tolist()) <= set(language_phones.values())
     # the inventory holds exactly the phones the corpus uses

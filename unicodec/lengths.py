@@ -67,3 +67,21 @@ def frame_mask(counts, max_len):
             [ True,  True,  True]])
     """
     return length_to_mask(counts, max_len=max_len, dtype=torch.bool)
+
+
+def relative_frame_mask(lengths, num_frames, device=None):
+    """Mask ``[B, num_frames]`` of the valid frames given relative lengths.
+
+    SpeechBrain's convention: frame ``t`` is valid when ``t < lengths * num_frames``.
+    ``lengths=None`` means every frame is valid (a ``[1, num_frames]`` mask).
+
+    Example
+    -------
+    >>> relative_frame_mask(torch.tensor([1.0, 0.5]), 4)
+    tensor([[ True,  True,  True,  True],
+            [ True,  True, False, False]])
+    """
+    frames = torch.arange(num_frames, device=device)
+    if lengths is None:
+        return torch.ones(1, num_frames, dtype=torch.bool, device=device)
+    return frames[None, :] < lengths.to(device).float()[:, None] * num_frames - 1e-6

@@ -28,11 +28,10 @@ import torch
 from hyperpyyaml import load_hyperpyyaml
 from speechbrain.utils.distributed import if_main_process, run_on_main
 
-from unicodec.data.alignment import alignment_to_frames
 from unicodec.data.audio import load_audio
 from unicodec.export import export_model
 from unicodec.lengths import count_to_relative
-from unicodec.lobes.teachers import TeacherCache, cached_features
+from unicodec.lobes.teachers import TeacherCache, cached_features, phone_targets
 from unicodec.metrics import ResynthesisMetrics, codebook_usage, save_spectrogram_comparison
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -441,7 +440,7 @@ def dataio_prepare(hparams, codec):
         def phone_pipeline(alignment, sig, start):
             first = start // codec.hop_length
             num = math.ceil(sig.shape[0] / codec.hop_length)
-            frames = alignment_to_frames(
+            frames = phone_targets(
                 alignment, phone_to_id, num_frames=first + num, frame_rate=frame_rate
             )
             return frames[first: first + num]

@@ -1,4 +1,4 @@
-"""Phone alignments: from synthesiser phoneme events to segments and to frame labels.
+"""Phone alignments: from synthesiser phoneme events to segments.
 
 An alignment is a list of ``[start_s, end_s, phone]`` segments that tile an utterance
 from 0 to its duration; pauses are labelled ``SILENCE``. Phone names are IPA without
@@ -9,14 +9,10 @@ Example
 >>> segments = phone_segments([(100, "h"), (300, "ˈɛ")], num_samples=500, sample_rate=1000)
 >>> segments
 [[0.0, 0.1, 'sil'], [0.1, 0.3, 'h'], [0.3, 0.5, 'ɛ']]
->>> alignment_to_frames(segments, {"sil": 0, "h": 1, "ɛ": 2}, frame_rate=10).tolist()
-[0, 1, 1, 2, 2]
+
+Frame-level phone ids (the targets of S) come from
+:func:`unicodec.lobes.teachers.phone_targets`.
 """
-
-import bisect
-import math
-
-import torch
 
 SILENCE = "sil"
 """Label of pauses and of the stretches before the first and after the last phone."""
@@ -101,50 +97,3 @@ def phone_segments(events, num_samples, sample_rate):
         [round(start / sample_rate, 5), round(end / sample_rate, 5), phone]
         for start, end, phone in boundaries
     ]
-
-
-def alignment_to_frames(alignment, phone_to_id, num_frames=None, frame_rate=50.0):
-    """Labels every frame with the id of the phone at the frame's centre.
-
-    Arguments
-    ---------
-    alignment : list
-        ``[start_s, end_s, phone]`` segments in time order.
-    phone_to_id : dict
-        Phone label to integer id (e.g. the corpus inventory's ``phone_to_id``).
-    num_frames : int, optional
-        Number of frames; by default enough to cover the last segment. Frames past the
-        last segment take its label.
-    frame_rate : float
-        Frames per second (50 for the semantic tokens).
-
-    Returns
-    -------
-    torch.Tensor
-        Phone ids ``[num_frames]``, ``torch.long``.
-
-    Raises
-    ------
-    KeyError
-        If a phone of the alignment is missing from ``phone_to_id``.
-
-    Example
-    -------
-    >>> ali = [[0.0, 0.03, "sil"], [0.03, 0.06, "a"]]
-    >>> alignment_to_frames(ali, {"sil": 0, "a": 1}, num_frames=4, frame_rate=50).tolist()
-    [0, 1, 1, 1]
-    """
-    if not alignment:
-        raise ValueError("Cannot label frames from an empty alignment")
-    missing = sorted({phone for _, _, phone in alignment if phone not in phone_to_id})
-    if missing:
-        raise KeyError(f"Phones missing from the inventory: {missing}")
-    if num_frames is None:
-        num_frames = max(1, math.ceil(alignment[-1][1] * frame_rate - 1e-6))
-    starts = [segment[0] for segment in alignment]
-    ids = []
-    for frame in range(num_frames):
-        centre = (frame + 0.5) / frame_rate
-        index = max(0, bisect.bisect_right(starts, centre) - 1)
-        ids.append(phone_to_id[alignment[index][2]])
-    return torch.tensor(ids, dtype=torch.long)

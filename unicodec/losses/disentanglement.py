@@ -22,13 +22,9 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
+from unicodec.lengths import relative_frame_mask
 
-def _frame_mask(lengths, num_frames, device):
-    """``[B, T]`` bool mask of valid frames, SpeechBrain's convention (``ceil(len * T)``)."""
-    frames = torch.arange(num_frames, device=device)
-    if lengths is None:
-        return torch.ones(1, num_frames, dtype=torch.bool, device=device)
-    return frames[None, :] < lengths.to(device).float()[:, None] * num_frames - 1e-6
+
 
 
 def masked_avg_pool(feats, mask, factor):
@@ -100,8 +96,8 @@ def align_s_to_p(s_feats, p_feats, lengths=None, rate_ratio=2):
     (torch.Size([2, 25, 8]), torch.Size([2, 25, 4]), torch.Size([2, 25]))
     """
     batch = s_feats.shape[0]
-    s_mask = _frame_mask(lengths, s_feats.shape[1], s_feats.device).expand(batch, -1)
-    p_mask = _frame_mask(lengths, p_feats.shape[1], p_feats.device).expand(batch, -1)
+    s_mask = relative_frame_mask(lengths, s_feats.shape[1], s_feats.device).expand(batch, -1)
+    p_mask = relative_frame_mask(lengths, p_feats.shape[1], p_feats.device).expand(batch, -1)
     s_pooled, s_mask = masked_avg_pool(s_feats, s_mask, rate_ratio)
     frames = min(s_pooled.shape[1], p_feats.shape[1])
     mask = s_mask[:, :frames] & p_mask[:, :frames]
@@ -204,7 +200,7 @@ class SpeakerAdversary(nn.Module):
 
     def logits(self, s_feats, lengths=None):
         """Speaker logits ``[B, num_speakers]`` of ``s_feats`` ``[B, T, D]``."""
-        mask = _frame_mask(lengths, s_feats.shape[1], s_feats.device)
+        mask = relative_frame_mask(lengths, s_feats.shape[1], s_feats.device)
         mask = mask.expand(s_feats.shape[0], -1)[..., None].to(s_feats.dtype)
         x = self.grl(s_feats)
         count = mask.sum(1).clamp(min=1)

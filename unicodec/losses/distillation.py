@@ -13,11 +13,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from unicodec.lengths import relative_frame_mask
 
-def _frame_mask(lengths, num_frames, device):
-    """``[B, T]`` bool mask of valid frames, SpeechBrain's convention (``ceil(len * T)``)."""
-    frames = torch.arange(num_frames, device=device)
-    return frames[None, :] < lengths.to(device).float()[:, None] * num_frames - 1e-6
+
 
 
 class DistillationLoss(nn.Module):
@@ -116,7 +114,7 @@ class DistillationLoss(nn.Module):
         if lengths is None:
             mask = torch.ones(pred.shape[0], pred.shape[1], dtype=torch.bool, device=pred.device)
         else:
-            mask = _frame_mask(lengths, pred.shape[1], pred.device)
+            mask = relative_frame_mask(lengths, pred.shape[1], pred.device)
         pred = pred[:, :num_frames]
         target = teacher_feats[:, :num_frames].to(pred.dtype).detach()
         if self.teacher_norm:

@@ -19,13 +19,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from unicodec.lengths import relative_frame_mask
 
-def _frame_mask(lengths, num_frames, device):
-    """``[B, T]`` bool mask of valid frames, SpeechBrain's convention (``ceil(len * T)``)."""
-    frames = torch.arange(num_frames, device=device)
-    if lengths is None:
-        return torch.ones(1, num_frames, dtype=torch.bool, device=device)
-    return frames[None, :] < lengths.to(device).float()[:, None] * num_frames - 1e-6
+
 
 
 def _frames(wav, hop_length, win_length):
@@ -36,7 +32,7 @@ def _frames(wav, hop_length, win_length):
     return padded[:, offset:].unfold(1, win_length, hop_length)[:, :num_frames]
 
 
-def _valid_frame_mask(wav, wav_lens, hop_length):
+def _validrelative_frame_mask(wav, wav_lens, hop_length):
     """``[B, ceil(T / hop)]`` bool: frames whose centre is a valid sample."""
     num_frames = math.ceil(wav.shape[1] / hop_length)
     centres = torch.arange(num_frames, device=wav.device) * hop_length + hop_length // 2
@@ -195,7 +191,7 @@ def frame_f0(
     f0 = upsample * sample_rate / (lag.to(wav.dtype) + shift.clamp(-0.5, 0.5))
 
     energy = power[..., 0] / win_length
-    valid = _valid_frame_mask(wav, wav_lens, hop_length)
+    valid = _validrelative_frame_mask(wav, wav_lens, hop_length)
     loudest = (energy * valid).amax(-1, keepdim=True)
     loud = 10 * torch.log10(energy.clamp(min=1e-20) / loudest.clamp(min=1e-20)) > silence_db
     voiced = has_peak & (peak > voicing_threshold) & loud & valid & (energy > 1e-10)
@@ -337,7 +333,7 @@ class ProsodyRegression(nn.Module):
             ``[B]`` relative lengths. Time axes are cut to the shorter one.
         """
         num_frames = min(p_feats.shape[1], log_f0.shape[1])
-        valid = _frame_mask(lengths, p_feats.shape[1], p_feats.device)
+        valid = relative_frame_mask(lengths, p_feats.shape[1], p_feats.device)
         valid = valid.expand(p_feats.shape[0], -1)[:, :num_frames]
         pred = self.head(p_feats[:, :num_frames])
         log_f0 = log_f0[:, :num_frames].to(pred.dtype)
@@ -425,7 +421,7 @@ class PhoneClassifier(nn.Module):
         Time axes are cut to the shorter one; frames past ``lengths`` are ignored.
         """
         num_frames = min(s_feats.shape[1], phone_ids.shape[1])
-        valid = _frame_mask(lengths, s_feats.shape[1], s_feats.device)
+        valid = relative_frame_mask(lengths, s_feats.shape[1], s_feats.device)
         valid = valid.expand(s_feats.shape[0], -1)[:, :num_frames]
         targets = phone_ids[:, :num_frames].long().masked_fill(~valid, self.ignore_index)
         logits = self.classifier(s_feats[:, :num_frames])
