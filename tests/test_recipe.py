@@ -1,0 +1,201 @@
+"""The LibriTTS recipe: YAML keys, training, SIGKILL + resume, DDP on gloo, export."""
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+import yaml
+
+from unicodec.data.corpus import generate_corpus
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TRAIN = os.path.join(ROOT, "recipes", "LibriTTS", "train.py")
+CONFIGS = ["hparams/unicodec.yaml", "hparams/unicodec_cpu.yaml"]
+
+# (pattern, replacement, expected count) turning the CPU configs into test-sized ones
+TINY_MODEL = [
+    (r"^frame_dim: 128", "frame_dim: 32", 1),
+    (r"^global_dim: 128", "global_dim: 16", 1),
+    (r"^(\w+_codebook_size): \d+", r"\1: 16", 3),
+    (r"^    dim: 192$", "    dim: 32", 2),
+    (r"^    dim: 128$", "    dim: 32", 1),
+    (r"^    intermediate_dim: 576$", "    intermediate_dim: 64", 2),
+    (r"^    num_blocks: [24]$", "    num_blocks: 1", 3),
+    (r"^    num_heads: 4$", "    num_heads: 2", 2),
+    (r"^    attention_channels: 64$", "    attention_channels: 16", 1),
+]
+TINY_TRAINING = [
+    (r"channels: \[16, 32, 64, 128\]", "channels: [4, 8]", 1),
+    (r"^            channels: 8$", "            channels: 4", 1),
+    (r"hidden_size: 128", "hidden_size: 16", 2),
+]
+
+
+def _rewrite(src, dst, rules):
+    with open(src) as f:
+        text = f.read()
+    for pattern, replacement, count in rules:
+        text, done = re.subn(pattern, replacement, text, flags=re.M)
+        assert done == count, f"{pattern} matched {done} times in {src}, expected {count}"
+    os.makedirs(os.path.dirname(dst), exist_ok=True)
+    with open(dst, "w") as f:
+        f.write(text)
+
+
+@pytest.fixture(scope="module")
+def tiny_recipe(tmp_path_factory):
+    """A tiny synthetic corpus and test-sized copies of hparams/unicodec_cpu.yaml."""
+    root = tmp_path_factory.mktemp("recipe")
+    corpus = root / "corpus"
+    generate_corpus(str(corpus), minutes=1.0, seed=3, seconds_per_speaker=6, progress=False)
+    hparams = root / "hparams" / "unicodec_cpu.yaml"
+    _rewrite(os.path.join(ROOT, "hparams/models/unicodec_cpu.yaml"),
+             str(root / "hparams" / "models" / "unicodec_cpu.yaml"), TINY_MODEL)
+    _rewrite(os.path.join(ROOT, "hparams/unicodec_cpu.yaml"), str(hparams), TINY_TRAINING)
+    return {"root": root, "corpus": str(corpus), "hparams": str(hparams)}
+
+
+def _train_command(recipe, output, *extra):
+    return [
+        str(recipe["hparams"]),
+        "--data_folder", recipe["corpus"],
+        "--output_folder", str(output),
+        "--batch_size", "2",
+        "--segment_seconds", "0.8",
+        "--reference_seconds", "0.8",
+        "--adversarial_segment_seconds", "0.32",
+        "--eval_max_seconds", "2",
+        "--num_samples_to_write", "1",
+        "--noprogressbar",
+        *extra,
+    ]
+
+
+def _env():
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
+    env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+def _checkpoints(save_folder):
+    if not os.path.isdir(save_folder):
+        return []
+    return sorted(d for d in os.listdir(save_folder) if d.startswith("CKPT"))
+
+
+def _brain_state(ckpt_dir):
+    with open(os.path.join(ckpt_dir, "brain.ckpt")) as f:
+        return yaml.safe_load(f)
+
+
+def _is_intra_epoch(ckpt_dir):
+    with open(os.path.join(ckpt_dir, "CKPT.yaml")) as f:
+        return "INTRA_EPOCH" in f.read().upper()
+
+
+@pytest.mark.parametrize("config", CONFIGS)
+def test_every_top_level_key_is_used(config):
+    with open(os.path.join(ROOT, config)) as f:
+        text = f.read()
+    with open(TRAIN) as f:
+        script = f.read()
+    from speechbrain.core import RunOptions
+
+    run_options = set(RunOptions().as_dict())
+    keys = re.findall(r"^([A-Za-z_]\w*):", text, flags=re.M)
+    assert len(keys) > 20
+    unused = []
+    for key in keys:
+        used = (
+            key.startswith("__")  # evaluated at load time (e.g. the seed)
+            or key in run_options  # read by speechbrain.Brain
+            or re.search(rf"<{key}[>\[]", text)  # referenced by another key
+            or f'"{key}"' in script
+            or re.search(rf"\.{key}\b", script)
+        )
+        if not used:
+            unused.append(key)
+    assert not unused, f"{config}: keys never used: {unused}"
+
+
+def test_training_is_killed_and_resumes_without_repeating_work(tiny_recipe, tmp_path):
+    output = tmp_path / "run"
+    save = output / "save"
+    command = [sys.executable, TRAIN, *_train_command(
+        tiny_recipe, output, "--number_of_epochs", "1", "--ckpt_interval_steps", "2",
+        "--adversarial_start_epoch", "0",
+    )]
+    log = open(tmp_path / "first.log", "w")
+    proc = subprocess.Popen(command, env=_env(), stdout=log, stderr=subprocess.STDOUT,
+                            cwd=ROOT)
+    killed_at = None
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None:
+        intra = [c for c in _checkpoints(save) if _is_intra_epoch(save / c)]
+        if intra and os.path.isfile(save / intra[-1] / "brain.ckpt"):
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            killed_at = _brain_state(save / intra[-1])["step"]
+            break
+        time.sleep(0.05)
+    log.close()
+    assert killed_at is not None, (tmp_path / "first.log").read_text()[-3000:]
+    assert not (output / "test_metrics.json").exists()
+
+    resumed = subprocess.run(command, env=_env(), capture_output=True, text=True, cwd=ROOT,
+                             timeout=600)
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    # exactly one epoch of optimizer steps in all: the resumed run skipped the finished ones
+    with open(output / "train.json") as f:
+        num_train = len(yaml.safe_load(f))
+    steps_per_epoch = num_train // 2  # batch_size 2, drop_last
+    final = [c for c in _checkpoints(save) if not _is_intra_epoch(save / c)]
+    assert len(final) == 1
+    assert _brain_state(save / final[0])["optimizer_step"] == steps_per_epoch
+    assert 0 < killed_at < steps_per_epoch
+    # every term is logged by name, and the end products exist
+    with open(output / "train_log.txt") as f:
+        train_log = f.read()
+    for term in ("mel", "stft", "commitment", "phone", "speaker_adversary",
+                 "mutual_information", "speaker_global", "prosody", "adversarial",
+                 "feature_matching", "discriminator"):
+        assert re.search(rf"train {term}: [-0-9.e+]+", train_log), term
+    metrics = yaml.safe_load((output / "test_metrics.json").read_text())
+    assert metrics["mel_distance"] > 0
+    assert 0 < metrics["semantic_usage"] <= 1
+    samples = list((output / "samples").rglob("*"))
+    assert any(p.suffix == ".png" for p in samples)
+    assert any(p.name.endswith("_rebuilt.wav") for p in samples)
+    assert (output / "model" / "hyperparams.yaml").is_file()
+    assert (output / "model" / "codec.ckpt").is_file()
+
+
+def test_two_gloo_ranks_train_and_save_one_checkpoint(tiny_recipe, tmp_path):
+    output = tmp_path / "ddp"
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
+        "--master_port", str(29500 + os.getpid() % 1000), TRAIN,
+        *_train_command(tiny_recipe, output, "--number_of_epochs", "1",
+                        "--adversarial_start_epoch", "0", "--distributed_backend", "gloo"),
+    ]
+    result = subprocess.run(command, env=_env(), capture_output=True, text=True, cwd=ROOT,
+                            timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    save = output / "save"
+    checkpoints = _checkpoints(save)
+    assert len(checkpoints) == 1, checkpoints
+    ckpt = save / checkpoints[0]
+    with open(output / "train.json") as f:
+        num_train = len(yaml.safe_load(f))
+    # each rank takes half the batches of an epoch
+    assert _brain_state(ckpt)["optimizer_step"] == num_train // 2 // 2
+    state = torch.load(ckpt / "codec.ckpt", map_location="cpu")
+    assert all(torch.isfinite(v).all() for v in state.values() if v.is_floating_point())
+    assert (output / "test_metrics.json").is_file()
+    shutil.rmtree(output, ignore_errors=True)
