@@ -128,7 +128,7 @@ def test_training_is_killed_and_resumes_without_repeating_work(tiny_recipe, tmp_
     output = tmp_path / "run"
     save = output / "save"
     command = [sys.executable, TRAIN, *_train_command(
-        tiny_recipe, output, "--number_of_epochs", "1", "--ckpt_interval_steps", "2",
+        tiny_recipe, output, "--number_of_epochs", "3", "--ckpt_interval_steps", "2",
         "--adversarial_start_epoch", "0",
     )]
     log = open(tmp_path / "first.log", "w")
@@ -138,7 +138,8 @@ def test_training_is_killed_and_resumes_without_repeating_work(tiny_recipe, tmp_
     deadline = time.time() + 300
     while time.time() < deadline and proc.poll() is None:
         intra = [c for c in _checkpoints(save) if _is_intra_epoch(save / c)]
-        if intra and os.path.isfile(save / intra[-1] / "brain.ckpt"):
+        # the schedulers are registered last: their files close a complete checkpoint
+        if intra and os.path.isfile(save / intra[-1] / "scheduler_discriminator.ckpt"):
             proc.send_signal(signal.SIGKILL)
             proc.wait()
             killed_at = _brain_state(save / intra[-1])["step"]
@@ -147,17 +148,24 @@ def test_training_is_killed_and_resumes_without_repeating_work(tiny_recipe, tmp_
     log.close()
     assert killed_at is not None, (tmp_path / "first.log").read_text()[-3000:]
     assert not (output / "test_metrics.json").exists()
+    # a save interrupted by the kill: a newer folder holding only the first files
+    partial = save / "CKPT+9999-12-31+23-59-59+00"
+    partial.mkdir()
+    for name in ("CKPT.yaml", "brain.ckpt"):
+        shutil.copy(save / intra[-1] / name, partial / name)
 
     resumed = subprocess.run(command, env=_env(), capture_output=True, text=True, cwd=ROOT,
                              timeout=600)
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
-    # exactly one epoch of optimizer steps in all: the resumed run skipped the finished ones
+    assert "is incomplete" in resumed.stdout + resumed.stderr
+    assert not partial.exists()
+    # exactly three epochs of optimizer steps in all: the resumed run skipped finished ones
     with open(output / "train.json") as f:
         num_train = len(yaml.safe_load(f))
     steps_per_epoch = num_train // 2  # batch_size 2, drop_last
     final = [c for c in _checkpoints(save) if not _is_intra_epoch(save / c)]
     assert len(final) == 1
-    assert _brain_state(save / final[0])["optimizer_step"] == steps_per_epoch
+    assert _brain_state(save / final[0])["optimizer_step"] == 3 * steps_per_epoch
     assert 0 < killed_at < steps_per_epoch
     # every term is logged by name, and the end products exist
     with open(output / "train_log.txt") as f:

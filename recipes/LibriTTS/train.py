@@ -21,6 +21,7 @@ import logging
 import math
 import os
 import random
+import shutil
 import sys
 
 import speechbrain as sb
@@ -258,6 +259,19 @@ class UniCodecBrain(sb.Brain):
                 self.checkpointer.add_recoverable(f"optimizer_{name}", opt)
             for name, scheduler in self.schedulers.items():
                 self.checkpointer.add_recoverable(f"scheduler_{name}", scheduler)
+            # every recoverable is registered now, and recovery comes next
+            run_on_main(drop_incomplete_checkpoints, args=[self.checkpointer])
+
+    def _wrap_distributed(self):
+        """DDP as in SpeechBrain, but without SyncBatchNorm on CPU (gloo), which torch
+        refuses; batch norm statistics then stay per rank there."""
+        if not (self.distributed_launch and str(self.device).startswith("cpu")):
+            return super()._wrap_distributed()
+        for name, module in self.modules.items():
+            if any(p.requires_grad for p in module.parameters()):
+                self.modules[name] = torch.nn.parallel.DistributedDataParallel(
+                    module, find_unused_parameters=self.find_unused_parameters
+                )
 
     # ------------------------------------------------------------ statistics
     def _accumulate(self, stats):
@@ -287,8 +301,10 @@ class UniCodecBrain(sb.Brain):
         if stage == sb.Stage.TEST:
             self.metrics.append(batch.id, out.wav, wav, lens)
             self.eval_outputs.append(out.tokens.to("cpu"))
-        elif len(self.eval_outputs) < self.hparams.num_samples_to_write:
-            self.eval_outputs.append((batch.id, wav.cpu(), out.wav.cpu(), lens.cpu()))
+        else:
+            for i, utt_id in enumerate(batch.id):
+                if len(self.eval_outputs) < self.hparams.num_samples_to_write:
+                    self.eval_outputs.append((utt_id, wav[i].cpu(), out.wav[i].cpu(), lens[i]))
         return loss.detach().cpu()
 
     def on_stage_end(self, stage, stage_loss, epoch=None):
@@ -309,7 +325,11 @@ class UniCodecBrain(sb.Brain):
             )
             if if_main_process():
                 self._write_samples(epoch)
-            self.checkpointer.save_and_keep_only(meta={"loss": stage_loss}, min_keys=["loss"])
+            # the mel distance picks the best checkpoint: the total also holds the fit of
+            # CLUB's variational network, which says nothing about the codec
+            self.checkpointer.save_and_keep_only(
+                meta={"loss": stage_loss, "mel": stats["mel"]}, min_keys=["mel"]
+            )
         if stage == sb.Stage.TEST:
             stats.update(self.metrics.summarize())
             stats.update(codebook_usage(self.eval_outputs, _unwrap(self.modules.codec)))
@@ -323,20 +343,36 @@ class UniCodecBrain(sb.Brain):
         folder = os.path.join(self.hparams.samples_folder, f"epoch_{epoch}")
         os.makedirs(folder, exist_ok=True)
         sample_rate = self.hparams.sample_rate
-        for ids, wav, rebuilt, lens in self.eval_outputs:
-            for i, utt_id in enumerate(ids):
-                n = int(round(float(lens[i]) * wav.shape[1]))
-                for tag, audio in (("original", wav[i, :n]), ("rebuilt", rebuilt[i, :n])):
-                    sb.dataio.dataio.write_audio(
-                        os.path.join(folder, f"{utt_id}_{tag}.wav"), audio.float(), sample_rate
-                    )
-                save_spectrogram_comparison(
-                    os.path.join(folder, f"{utt_id}.png"),
-                    wav[i, :n],
-                    rebuilt[i, :n],
-                    sample_rate,
-                    title=f"{utt_id}, epoch {epoch}",
+        for utt_id, wav, rebuilt, length in self.eval_outputs:
+            n = int(round(float(length) * wav.shape[0]))
+            for tag, audio in (("original", wav[:n]), ("rebuilt", rebuilt[:n])):
+                sb.dataio.dataio.write_audio(
+                    os.path.join(folder, f"{utt_id}_{tag}.wav"), audio.float(), sample_rate
                 )
+            save_spectrogram_comparison(
+                os.path.join(folder, f"{utt_id}.png"),
+                wav[:n],
+                rebuilt[:n],
+                sample_rate,
+                title=f"{utt_id}, epoch {epoch}",
+            )
+
+
+def drop_incomplete_checkpoints(checkpointer):
+    """Deletes checkpoints that miss a recoverable's file (a save that was interrupted).
+
+    SpeechBrain writes a checkpoint's meta file first and the parameter files after it,
+    so a run killed while saving leaves a folder that cannot be recovered from; the
+    previous complete checkpoint is then the one to resume from.
+    """
+    expected = {f"{name}.ckpt" for name in checkpointer.recoverables}
+    for ckpt in checkpointer.list_checkpoints():
+        missing = sorted(expected - set(os.listdir(ckpt.path)))
+        if missing:
+            logger.warning(
+                f"checkpoint {ckpt.path} is incomplete (no {', '.join(missing)}): deleted"
+            )
+            shutil.rmtree(ckpt.path)
 
 
 # ---------------------------------------------------------------- data
@@ -470,6 +506,7 @@ def dataio_prepare(hparams, codec):
 
 def main(argv):
     hparams_file, run_opts, overrides = sb.parse_arguments(argv)
+    sb.utils.distributed.ddp_init_group(run_opts)  # no-op unless launched by torchrun
     with open(hparams_file, encoding="utf-8") as fin:
         hparams = load_hyperpyyaml(fin, overrides)
 
@@ -509,7 +546,7 @@ def main(argv):
         train_loader_kwargs={**loader_kwargs, "shuffle": True, "drop_last": True},
         valid_loader_kwargs=loader_kwargs,
     )
-    brain.evaluate(datasets["test"], min_key="loss", test_loader_kwargs=loader_kwargs)
+    brain.evaluate(datasets["test"], min_key="mel", test_loader_kwargs=loader_kwargs)
     if if_main_process():
         export_model(
             _unwrap(brain.modules.codec),
