@@ -30,6 +30,23 @@ TINY_MODEL = [
     (r"^    num_heads: 4$", "    num_heads: 2", 2),
     (r"^    attention_channels: 64$", "    attention_channels: 16", 1),
 ]
+TINY_FULL_MODEL = [
+    (r"^frame_dim: 256", "frame_dim: 32", 1),
+    (r"^global_dim: 256", "global_dim: 16", 1),
+    (r"^(\w+_codebook_size): \d+", r"\1: 16", 3),
+    (r"^    dim: 384$", "    dim: 32", 2),
+    (r"^    dim: 256$", "    dim: 32", 1),
+    (r"^    intermediate_dim: 1152$", "    intermediate_dim: 64", 2),
+    (r"^    num_blocks: [48]$", "    num_blocks: 1", 3),
+    (r"^    num_heads: 6$", "    num_heads: 2", 2),
+    (r"^    attention_channels: 128$", "    attention_channels: 16", 1),
+]
+TINY_FULL_TRAINING = [
+    (r"channels: \[32, 128, 512, 1024, 1024\]", "channels: [4, 8]", 1),
+    (r"n_ffts: \[2048, 1024, 512, 256, 128\]", "n_ffts: [512, 256]", 1),
+    (r"^            channels: 32$", "            channels: 4", 1),
+    (r"hidden_size: 256", "hidden_size: 16", 2),
+]
 TINY_TRAINING = [
     (r"channels: \[16, 32, 64, 128\]", "channels: [4, 8]", 1),
     (r"^            channels: 8$", "            channels: 4", 1),
@@ -208,3 +225,39 @@ def test_two_gloo_ranks_train_and_save_one_checkpoint(tiny_recipe, tmp_path):
     assert all(torch.isfinite(v).all() for v in state.values() if v.is_floating_point())
     assert (output / "test_metrics.json").is_file()
     shutil.rmtree(output, ignore_errors=True)
+
+
+def test_full_config_distills_a_local_teacher_through_the_cache(tiny_recipe, tmp_path):
+    """hparams/unicodec.yaml, shrunk: an SSL teacher built here, features cached once."""
+    from unicodec.lobes.teachers import save_tiny_ssl_model
+
+    teacher = tmp_path / "teacher"
+    save_tiny_ssl_model(str(teacher), model_type="hubert", hidden_size=32, num_layers=2)
+    hparams = tmp_path / "hparams" / "unicodec.yaml"
+    _rewrite(os.path.join(ROOT, "hparams/models/unicodec.yaml"),
+             str(tmp_path / "hparams" / "models" / "unicodec.yaml"), TINY_FULL_MODEL)
+    _rewrite(os.path.join(ROOT, "hparams/unicodec.yaml"), str(hparams), TINY_FULL_TRAINING)
+    output = tmp_path / "run"
+    recipe = dict(tiny_recipe, hparams=str(hparams))
+    command = [sys.executable, TRAIN, *_train_command(
+        recipe, output, "--number_of_epochs", "1", "--num_workers", "0",
+        "--train_subsets", "[train-synth]", "--valid_subsets", "[dev-synth]",
+        "--test_subsets", "[test-synth]", "--num_speakers", "64",
+        "--teacher_source", str(teacher), "--teacher_layer", "1", "--teacher_dim", "32",
+    )]
+    env = dict(_env(), HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    result = subprocess.run(command, env=env, capture_output=True, text=True, cwd=ROOT,
+                            timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    train_log = (output / "train_log.txt").read_text()
+    for term in ("distillation", "adversarial", "mutual_information", "speaker_global"):
+        assert re.search(rf"train {term}: [-0-9.e+]+", train_log), term
+    assert "train phone" not in train_log  # no phone head in this config
+    # one cached feature file per utterance of the three splits, under one fingerprint
+    cache = output / "teacher_cache"
+    fingerprints = os.listdir(cache)
+    assert len(fingerprints) == 1
+    cached = list((cache / fingerprints[0]).iterdir())
+    splits = sum(len(yaml.safe_load((output / f"{s}.json").read_text()))
+                 for s in ("train", "valid", "test"))
+    assert len(cached) == splits
