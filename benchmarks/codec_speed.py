@@ -4,6 +4,7 @@ Usage: python benchmarks/codec_speed.py [hparams/models/unicodec.yaml] [--second
 """
 
 import argparse
+import statistics
 import time
 
 import torch
@@ -11,14 +12,14 @@ from hyperpyyaml import load_hyperpyyaml
 
 
 def timed(fn, repeats):
-    """Best wall time of ``repeats`` calls (after one warm-up call)."""
+    """Best and median wall time of ``repeats`` calls (after one warm-up call)."""
     fn()
-    best = float("inf")
+    times = []
     for _ in range(repeats):
         start = time.perf_counter()
         fn()
-        best = min(best, time.perf_counter() - start)
-    return best
+        times.append(time.perf_counter() - start)
+    return min(times), statistics.median(times)
 
 
 def main():
@@ -26,7 +27,7 @@ def main():
     parser.add_argument("hparams", nargs="?", default="hparams/models/unicodec.yaml")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=10)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     with open(args.hparams) as f:
@@ -45,9 +46,11 @@ def main():
     print(f"tokens        {codec.bitrate_report(args.seconds)}")
     print("parameters    " + ", ".join(f"{k} {v:.2f}M" for k, v in params.items())
           + f", total {sum(params.values()):.2f}M")
-    print(f"encode        {t_enc * 1000:.0f} ms  RTF {t_enc / args.seconds:.4f}")
-    print(f"decode        {t_dec * 1000:.0f} ms  RTF {t_dec / args.seconds:.4f}")
-    print(f"encode+decode RTF {(t_enc + t_dec) / args.seconds:.4f}")
+    for name, (best, median) in (("encode", t_enc), ("decode", t_dec)):
+        print(f"{name:13s} best {best * 1000:.0f} ms (RTF {best / args.seconds:.4f}), "
+              f"median {median * 1000:.0f} ms (RTF {median / args.seconds:.4f})")
+    print(f"encode+decode RTF best {(t_enc[0] + t_dec[0]) / args.seconds:.4f}, "
+          f"median {(t_enc[1] + t_dec[1]) / args.seconds:.4f}")
 
 
 if __name__ == "__main__":

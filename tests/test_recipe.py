@@ -37,7 +37,7 @@ TINY_FULL_MODEL = [
     (r"^    dim: 384$", "    dim: 32", 2),
     (r"^    dim: 256$", "    dim: 32", 1),
     (r"^    intermediate_dim: 1152$", "    intermediate_dim: 64", 2),
-    (r"^    num_blocks: [48]$", "    num_blocks: 1", 3),
+    (r"^    num_blocks: [248]$", "    num_blocks: 1", 3),
     (r"^    num_heads: 6$", "    num_heads: 2", 2),
     (r"^    attention_channels: 128$", "    attention_channels: 16", 1),
 ]

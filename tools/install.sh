@@ -14,7 +14,7 @@ echo "[install] creating $venv (about a minute)"
 python3 -m venv "$venv"
 "$venv/bin/python" -m pip install -q --disable-pip-version-check --upgrade "pip>=23" "setuptools>=64" wheel
 "$venv/bin/python" -m pip install -q --disable-pip-version-check \
-  -c tools/constraints-cpu.txt --no-build-isolation -e ".[corpus,teachers,plots,test]"
+  -c tools/constraints-cpu.txt --no-build-isolation -e ".[corpus,teachers,plots,judges,test]"
 "$venv/bin/python" tools/fix_torchaudio.py
 echo "$want" > "$stamp"
 echo "[install] done"

@@ -1,5 +1,10 @@
 """Resynthesis metrics, token statistics and spectrogram pictures.
 
+The metrics here need nothing beyond the package's requirements (log-mel distance, F0
+agreement, codebook usage). :class:`ResynthesisMetrics` can add the optional offline judges
+of :mod:`unicodec.judges` (PESQ, STOI, speaker similarity, DNSMOS, English WER), and
+:mod:`unicodec.probes` measures what each token stream carries.
+
 Authors
  * UniCodec authors 2026
 """
@@ -94,6 +99,10 @@ class ResynthesisMetrics:
     ---------
     sample_rate : int
         Sample rate of the waveforms.
+    judges : list of str, or "available", or unicodec.judges.Judges, optional
+        Optional judges to run as well (see :class:`unicodec.judges.Judges`): ``pesq``,
+        ``stoi``, ``speaker_similarity``, ``dnsmos``, ``wer`` (English utterances with a
+        transcript). None: only the built-in metrics.
 
     Example
     -------
@@ -104,12 +113,31 @@ class ResynthesisMetrics:
     0.0
     """
 
-    def __init__(self, sample_rate=16000):
+    def __init__(self, sample_rate=16000, judges=None):
         self.sample_rate = sample_rate
         self.scores = {}
+        if judges is not None and not hasattr(judges, "score"):
+            from unicodec.judges import Judges
 
-    def append(self, ids, rebuilt, original, wav_lens):
-        """Scores a batch ``[B, T]`` of rebuilt waveforms against the originals."""
+            judges = Judges(judges, sample_rate=sample_rate)
+        self.judges = judges
+
+    def append(self, ids, rebuilt, original, wav_lens, texts=None, languages=None):
+        """Scores a batch ``[B, T]`` of rebuilt waveforms against the originals.
+
+        Arguments
+        ---------
+        ids : list of str
+            Utterance ids (a repeated id replaces the earlier scores).
+        rebuilt, original : torch.Tensor
+            ``[B, T]`` waveforms.
+        wav_lens : torch.Tensor
+            ``[B]`` relative lengths.
+        texts : list of str, optional
+            Transcripts, for the WER judge.
+        languages : list of str, optional
+            Languages of the utterances (WER is computed for English only; default "en").
+        """
         counts = relative_to_count(wav_lens.cpu(), original.shape[1])
         for i, utt_id in enumerate(ids):
             n = int(counts[i])
@@ -117,15 +145,33 @@ class ResynthesisMetrics:
             b = original[i, :n].detach().float().cpu()
             scores = {"mel_distance": mel_distance(a, b, self.sample_rate)}
             scores.update(f0_agreement(a, b, self.sample_rate))
+            if self.judges is not None:
+                text = texts[i] if texts is not None else None
+                language = languages[i] if languages is not None else "en"
+                scores.update(self.judges.score(a, b, text=text, language=language))
             self.scores[utt_id] = scores
 
     def summarize(self):
-        """Mean of each metric over the utterances (NaN scores left out)."""
+        """Mean of each metric over the utterances (NaN scores left out).
+
+        Word edit counts become corpus word error rates: ``wer`` of the rebuilt audio,
+        ``wer_original`` of the original (the recogniser's own floor), each the sum of
+        edits over the sum of reference words.
+        """
         names = sorted({k for s in self.scores.values() for k in s})
         summary = {}
         for name in names:
-            values = [s[name] for s in self.scores.values() if not math.isnan(s[name])]
+            if name in ("word_edits", "word_edits_original", "ref_words"):
+                continue
+            values = [
+                s[name] for s in self.scores.values()
+                if name in s and not math.isnan(s[name])
+            ]
             summary[name] = sum(values) / len(values) if values else float("nan")
+        words = sum(s.get("ref_words", 0) for s in self.scores.values())
+        if words:
+            for key, name in (("word_edits", "wer"), ("word_edits_original", "wer_original")):
+                summary[name] = sum(s.get(key, 0) for s in self.scores.values()) / words
         return summary
 
 

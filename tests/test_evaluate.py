@@ -1,0 +1,143 @@
+"""The evaluation command on a tiny model and a tiny folder of speech-like audio."""
+
+import csv
+import json
+import os
+
+import pytest
+import torch
+
+from conftest import build_tiny_codec
+from unicodec.evaluate import load_codec, main, read_source, select, write_example_source
+
+TINY_YAML = """
+sample_rate: 16000
+codec: !new:unicodec.lobes.codec.UniCodec
+    sample_rate: 16000
+    encoder: !new:unicodec.lobes.encoder.Encoder
+        dim: 32
+        intermediate_dim: 64
+        num_blocks: 2
+        num_transformer_layers: 1
+        num_heads: 2
+        output_dim: 24
+    global_encoder: !new:unicodec.lobes.global_encoder.GlobalEncoder
+        n_mels: 40
+        dim: 32
+        num_blocks: 1
+        attention_channels: 16
+        output_dim: 16
+    quantizer: !new:unicodec.lobes.multiscale_quantizer.MultiScaleQuantizer
+        frame_dim: 24
+        global_quantizer: !new:unicodec.lobes.quantizers.ResidualVectorQuantizer
+            input_dim: 16
+            num_quantizers: 2
+            codebook_size: 8
+        semantic_quantizer: !new:unicodec.lobes.quantizers.ResidualVectorQuantizer
+            input_dim: 24
+            num_quantizers: 1
+            codebook_size: 64
+        paralinguistic_quantizer: !new:unicodec.lobes.quantizers.ResidualVectorQuantizer
+            input_dim: 24
+            num_quantizers: 2
+            codebook_size: 64
+    decoder: !new:unicodec.lobes.decoder.FusionDecoder
+        input_dim: 24
+        global_dim: 16
+        dim: 32
+        intermediate_dim: 64
+        num_blocks: 2
+        num_transformer_layers: 1
+        num_heads: 2
+"""
+
+
+@pytest.fixture(scope="module")
+def model_files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("model")
+    torch.manual_seed(0)
+    codec = build_tiny_codec()
+    yaml_path = folder / "tiny.yaml"
+    yaml_path.write_text(TINY_YAML)
+    ckpt = folder / "codec.ckpt"
+    torch.save(codec.state_dict(), ckpt)
+    return codec, str(yaml_path), str(ckpt)
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory):
+    return write_example_source(str(tmp_path_factory.mktemp("data")), num_speakers=3,
+                                utts_per_speaker=4)
+
+
+def test_read_sources(source, tmp_path):
+    items = read_source(source)
+    assert len(items) == 12
+    assert {i["spk_id"] for i in items} == {"a", "b", "c"}
+    assert {i["style"] for i in items} == {"calm", "lively"}
+    manifest = {i["id"]: {"wav": i["path"], "duration": 1.0, "spk_id": i["spk_id"],
+                          "text": "hello", "language": "en"} for i in items[:3]}
+    with open(tmp_path / "test.json", "w") as f:
+        json.dump(manifest, f)
+    from_json = read_source(str(tmp_path / "test.json"))
+    assert [i["id"] for i in from_json] == [i["id"] for i in items[:3]]
+    assert from_json[0]["text"] == "hello"
+    with open(tmp_path / "manifest.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["path", "duration_s", "sample_rate", "speaker", "language",
+                         "transcript", "emotion", "source"])
+        writer.writerow([os.path.relpath(items[0]["path"], tmp_path), 1.0, 16000, "spk",
+                         "de", "hallo", "anger", "x"])
+    from_csv = read_source(str(tmp_path))
+    assert from_csv[0]["spk_id"] == "spk" and from_csv[0]["emotion"] == "anger"
+    assert os.path.isfile(from_csv[0]["path"])
+    with pytest.raises(FileNotFoundError):
+        read_source(str(tmp_path / "missing"))
+
+
+def test_select_is_seeded_and_ordered():
+    items = list(range(20))
+    assert select(items, 5, seed=1) == select(items, 5, seed=1)
+    assert select(items, 5, seed=1) == sorted(select(items, 5, seed=1))
+    assert select(items, 50) == items
+
+
+def test_load_codec_from_yaml_and_export(model_files, tmp_path):
+    codec, yaml_path, ckpt = model_files
+    loaded = load_codec(hparams=yaml_path, checkpoint=ckpt)
+    for (name, a), b in zip(codec.state_dict().items(), loaded.state_dict().values()):
+        assert torch.equal(a, b), name
+    from unicodec.export import export_model
+
+    folder = export_model(codec, yaml_path, tmp_path / "export")
+    exported = load_codec(model=folder)
+    assert not exported.training
+    reference = codec.state_dict()
+    for name, value in exported.state_dict().items():
+        assert torch.equal(value.cpu(), reference[name]), name
+
+
+def test_evaluate_command_writes_a_report(model_files, source, tmp_path):
+    _, yaml_path, ckpt = model_files
+    out = tmp_path / "report"
+    results = main(["--hparams", yaml_path, "--checkpoint", ckpt, "--data", source,
+                    "--output", str(out), "--no-real", "--judges", "none",
+                    "--max-utterances", "3", "--num-plots", "1", "--vc-pairs", "2"])
+    assert len(results) == 1
+    result = results[0]
+    assert result["data"]["utterances"] == 12 and result["data"]["speakers"] == 3
+    assert result["resynthesized"] == 3
+    assert result["resynthesis"]["mel_distance"] > 0
+    assert 0 < result["codebook_usage"]["semantic_usage"] <= 1
+    tasks = {(p["task"], p["stream"]) for p in result["probes"]}
+    assert ("speaker", "global") in tasks and ("style", "paralinguistic") in tasks
+    assert ("f0", "paralinguistic") in tasks
+    assert result["voice_conversion"]["pairs"] == 2
+    report = (out / "report.md").read_text()
+    for heading in ("## Resynthesis", "## Codebook usage", "## Disentanglement probes",
+                    "## Voice conversion", "## Spectrograms"):
+        assert heading in report
+    assert (out / result["spectrograms"][0]).is_file()
+    assert (out / result["probe_plot"]).is_file()
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["sources"][0]["name"] == result["name"]
