@@ -1,38 +1,90 @@
 """Shared fixtures: a tiny UniCodec that builds in milliseconds."""
 
+import re
+
 import pytest
 import torch
-
-from unicodec.lobes.codec import UniCodec
-from unicodec.lobes.decoder import FusionDecoder
-from unicodec.lobes.encoder import Encoder
-from unicodec.lobes.global_encoder import GlobalEncoder
-from unicodec.lobes.multiscale_quantizer import MultiScaleQuantizer
-from unicodec.lobes.quantizers import ResidualVectorQuantizer
+from hyperpyyaml import load_hyperpyyaml
 
 
-def build_tiny_codec(quantizer_dropout=0.0, **vq):
-    """A UniCodec small enough for unit tests (same structure as the YAML configs).
+TINY_MODEL_YAML = """\
+# A UniCodec small enough for unit tests (the structure of hparams/models/*.yaml).
+sample_rate: 16000
+transformer_layers: 1
+semantic_codebook_size: 64
+quantizer_dropout: 0.0
+codebook_ema: True
+codebook_dim: null
+dead_code_threshold: 0.05
 
-    ``vq`` goes to every :class:`VectorQuantizer` (``ema``, ``codebook_dim``, ...).
-    """
-    return UniCodec(
-        encoder=Encoder(dim=32, intermediate_dim=64, num_blocks=2,
-                        num_transformer_layers=1, num_heads=2, output_dim=24),
-        global_encoder=GlobalEncoder(n_mels=40, dim=32, num_blocks=1,
-                                     attention_channels=16, output_dim=16),
-        quantizer=MultiScaleQuantizer(
-            global_quantizer=ResidualVectorQuantizer(16, num_quantizers=2, codebook_size=8, **vq),
-            semantic_quantizer=ResidualVectorQuantizer(24, num_quantizers=1,
-                                                       codebook_size=64, **vq),
-            paralinguistic_quantizer=ResidualVectorQuantizer(
-                24, num_quantizers=2, codebook_size=64,
-                quantizer_dropout=quantizer_dropout, **vq),
-            frame_dim=24,
-        ),
-        decoder=FusionDecoder(input_dim=24, global_dim=16, dim=32, intermediate_dim=64,
-                              num_blocks=2, num_transformer_layers=1, num_heads=2),
-    )
+encoder: !new:unicodec.lobes.encoder.Encoder
+    dim: 32
+    intermediate_dim: 64
+    num_blocks: 2
+    num_transformer_layers: !ref <transformer_layers>
+    num_heads: 2
+    output_dim: 24
+global_encoder: !new:unicodec.lobes.global_encoder.GlobalEncoder
+    n_mels: 40
+    dim: 32
+    num_blocks: 1
+    attention_channels: 16
+    output_dim: 16
+quantizer: !new:unicodec.lobes.multiscale_quantizer.MultiScaleQuantizer
+    frame_dim: 24
+    global_quantizer: !new:unicodec.lobes.quantizers.ResidualVectorQuantizer
+        input_dim: 16
+        num_quantizers: 2
+        codebook_size: 8
+        ema: !ref <codebook_ema>
+        codebook_dim: !ref <codebook_dim>
+        dead_code_threshold: !ref <dead_code_threshold>
+    semantic_quantizer: !new:unicodec.lobes.quantizers.ResidualVectorQuantizer
+        input_dim: 24
+        num_quantizers: 1
+        codebook_size: !ref <semantic_codebook_size>
+        ema: !ref <codebook_ema>
+        codebook_dim: !ref <codebook_dim>
+        dead_code_threshold: !ref <dead_code_threshold>
+    paralinguistic_quantizer: !new:unicodec.lobes.quantizers.ResidualVectorQuantizer
+        input_dim: 24
+        num_quantizers: 2
+        codebook_size: 64
+        quantizer_dropout: !ref <quantizer_dropout>
+        ema: !ref <codebook_ema>
+        codebook_dim: !ref <codebook_dim>
+        dead_code_threshold: !ref <dead_code_threshold>
+decoder: !new:unicodec.lobes.decoder.FusionDecoder
+    input_dim: 24
+    global_dim: 16
+    dim: 32
+    intermediate_dim: 64
+    num_blocks: 2
+    num_transformer_layers: !ref <transformer_layers>
+    num_heads: 2
+codec: !new:unicodec.lobes.codec.UniCodec
+    encoder: !ref <encoder>
+    global_encoder: !ref <global_encoder>
+    quantizer: !ref <quantizer>
+    decoder: !ref <decoder>
+    sample_rate: !ref <sample_rate>
+"""
+
+
+def tiny_model_yaml(**values):
+    """TINY_MODEL_YAML with some top-level values replaced (a model-only YAML text)."""
+    text = TINY_MODEL_YAML
+    for key, value in values.items():
+        text, count = re.subn(rf"^{key}: .*$", f"{key}: {value}", text, flags=re.M)
+        assert count == 1, f"no top-level key {key} in TINY_MODEL_YAML"
+    return text
+
+
+def build_tiny_codec(**values):
+    """The codec of TINY_MODEL_YAML; ``values`` override its top-level keys
+    (``transformer_layers``, ``quantizer_dropout``, ``codebook_ema``, ``codebook_dim``,
+    ``dead_code_threshold``, ``semantic_codebook_size``)."""
+    return load_hyperpyyaml(tiny_model_yaml(**values))["codec"]
 
 
 def speechlike(num_samples, seed, sample_rate=16000):

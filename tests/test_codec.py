@@ -99,7 +99,7 @@ def test_padded_batch_gives_same_tokens_as_single_files(tiny_codec):
 def test_gradients_reach_every_trainable_parameter():
     torch.manual_seed(0)
     # restarts would put unused global codes exactly on this 2-utterance batch (zero loss)
-    codec = build_tiny_codec(codebook_dim=8, ema=False, dead_code_threshold=0).train()
+    codec = build_tiny_codec(codebook_dim=8, codebook_ema=False, dead_code_threshold=0).train()
     opt = torch.optim.Adam(codec.parameters(), lr=1e-3)
     wav = torch.stack([speechlike(8000, 4), speechlike(8000, 5)])
     ref = torch.stack([speechlike(6000, 6), speechlike(6000, 7)])

@@ -7,50 +7,8 @@ import os
 import pytest
 import torch
 
-from conftest import build_tiny_codec
+from conftest import TINY_MODEL_YAML, build_tiny_codec
 from unicodec.evaluate import load_codec, main, read_source, select, write_example_source
-
-TINY_YAML = """
-sample_rate: 16000
-codec: !new:unicodec.lobes.codec.UniCodec
-    sample_rate: 16000
-    encoder: !new:unicodec.lobes.encoder.Encoder
-        dim: 32
-        intermediate_dim: 64
-        num_blocks: 2
-        num_transformer_layers: 1
-        num_heads: 2
-        output_dim: 24
-    global_encoder: !new:unicodec.lobes.global_encoder.GlobalEncoder
-        n_mels: 40
-        dim: 32
-        num_blocks: 1
-        attention_channels: 16
-        output_dim: 16
-    quantizer: !new:unicodec.lobes.multiscale_quantizer.MultiScaleQuantizer
-        frame_dim: 24
-        global_quantizer: !new:unicodec.lobes.quantizers.ResidualVectorQuantizer
-            input_dim: 16
-            num_quantizers: 2
-            codebook_size: 8
-        semantic_quantizer: !new:unicodec.lobes.quantizers.ResidualVectorQuantizer
-            input_dim: 24
-            num_quantizers: 1
-            codebook_size: 64
-        paralinguistic_quantizer: !new:unicodec.lobes.quantizers.ResidualVectorQuantizer
-            input_dim: 24
-            num_quantizers: 2
-            codebook_size: 64
-    decoder: !new:unicodec.lobes.decoder.FusionDecoder
-        input_dim: 24
-        global_dim: 16
-        dim: 32
-        intermediate_dim: 64
-        num_blocks: 2
-        num_transformer_layers: 1
-        num_heads: 2
-"""
-
 
 @pytest.fixture(scope="module")
 def model_files(tmp_path_factory):
@@ -58,7 +16,7 @@ def model_files(tmp_path_factory):
     torch.manual_seed(0)
     codec = build_tiny_codec()
     yaml_path = folder / "tiny.yaml"
-    yaml_path.write_text(TINY_YAML)
+    yaml_path.write_text(TINY_MODEL_YAML)
     ckpt = folder / "codec.ckpt"
     torch.save(codec.state_dict(), ckpt)
     return codec, str(yaml_path), str(ckpt)

@@ -13,66 +13,10 @@ import pytest
 import soundfile as sf
 import torch
 
-from conftest import build_tiny_codec, speechlike
+from conftest import TINY_MODEL_YAML, build_tiny_codec, speechlike, tiny_model_yaml
 from unicodec.export import export_model
 from unicodec.inference import UniCodecInterface, align_prosody, load_model, plan_windows
-from unicodec.lobes.codec import UniCodec
-from unicodec.lobes.decoder import FusionDecoder
-from unicodec.lobes.encoder import Encoder
-from unicodec.lobes.global_encoder import GlobalEncoder
-from unicodec.lobes.multiscale_quantizer import MultiScaleQuantizer
-from unicodec.lobes.quantizers import ResidualVectorQuantizer
 from unicodec.tokens import Tokens
-
-# The architecture of conftest.build_tiny_codec, as a model-only YAML.
-TINY_YAML = """\
-sample_rate: 16000
-transformer_layers: 1
-semantic_codebook_size: 64
-
-encoder: !new:unicodec.lobes.encoder.Encoder
-    dim: 32
-    intermediate_dim: 64
-    num_blocks: 2
-    num_transformer_layers: !ref <transformer_layers>
-    num_heads: 2
-    output_dim: 24
-global_encoder: !new:unicodec.lobes.global_encoder.GlobalEncoder
-    n_mels: 40
-    dim: 32
-    num_blocks: 1
-    attention_channels: 16
-    output_dim: 16
-quantizer: !new:unicodec.lobes.multiscale_quantizer.MultiScaleQuantizer
-    frame_dim: 24
-    global_quantizer: !new:unicodec.lobes.quantizers.ResidualVectorQuantizer
-        input_dim: 16
-        num_quantizers: 2
-        codebook_size: 8
-    semantic_quantizer: !new:unicodec.lobes.quantizers.ResidualVectorQuantizer
-        input_dim: 24
-        num_quantizers: 1
-        codebook_size: !ref <semantic_codebook_size>
-    paralinguistic_quantizer: !new:unicodec.lobes.quantizers.ResidualVectorQuantizer
-        input_dim: 24
-        num_quantizers: 2
-        codebook_size: 64
-decoder: !new:unicodec.lobes.decoder.FusionDecoder
-    input_dim: 24
-    global_dim: 16
-    dim: 32
-    intermediate_dim: 64
-    num_blocks: 2
-    num_transformer_layers: !ref <transformer_layers>
-    num_heads: 2
-codec: !new:unicodec.lobes.codec.UniCodec
-    encoder: !ref <encoder>
-    global_encoder: !ref <global_encoder>
-    quantizer: !ref <quantizer>
-    decoder: !ref <decoder>
-    sample_rate: !ref <sample_rate>
-"""
-
 
 def init_codebooks(codec, num_utterances=4, seconds=1.5):
     """One training forward (k-means init) on enough speech-like frames that no two codes
@@ -103,29 +47,13 @@ def local_model(seed=0):
     """The tiny architecture without transformer layers: every output frame depends on a
     few neighbouring frames only (local receptive field)."""
     torch.manual_seed(seed)
-    codec = UniCodec(
-        encoder=Encoder(dim=32, intermediate_dim=64, num_blocks=2,
-                        num_transformer_layers=0, output_dim=24),
-        global_encoder=GlobalEncoder(n_mels=40, dim=32, num_blocks=1,
-                                     attention_channels=16, output_dim=16),
-        quantizer=MultiScaleQuantizer(
-            global_quantizer=ResidualVectorQuantizer(16, num_quantizers=2, codebook_size=8),
-            semantic_quantizer=ResidualVectorQuantizer(24, num_quantizers=1, codebook_size=64),
-            paralinguistic_quantizer=ResidualVectorQuantizer(24, num_quantizers=2,
-                                                             codebook_size=64),
-            frame_dim=24),
-        decoder=FusionDecoder(input_dim=24, global_dim=16, dim=32, intermediate_dim=64,
-                              num_blocks=2, num_transformer_layers=0),
-    )
-    return init_codebooks(codec)
+    return init_codebooks(build_tiny_codec(transformer_layers=0))
 
 
 def export_tiny(codec, folder, **yaml_values):
-    """Exports ``codec`` with TINY_YAML (keys overridden by ``yaml_values``)."""
+    """Exports ``codec`` with the tiny model YAML (keys overridden by ``yaml_values``)."""
     os.makedirs(folder, exist_ok=True)
-    text = TINY_YAML
-    for key, value in yaml_values.items():
-        text = re.sub(rf"^{key}: .*$", f"{key}: {value}", text, flags=re.M)
+    text = tiny_model_yaml(**yaml_values)
     yaml_path = os.path.join(folder, "..", os.path.basename(folder) + "_model.yaml")
     with open(yaml_path, "w") as f:
         f.write(text)
@@ -175,8 +103,8 @@ def test_export_folder_layout(codec, exported):
     assert sorted(os.listdir(exported)) == ["codec.ckpt", "custom.py", "hyperparams.yaml"]
     with open(os.path.join(exported, "hyperparams.yaml")) as f:
         text = f.read()
-    assert text.startswith(TINY_YAML)  # the model YAML, verbatim
-    appended = text[len(TINY_YAML):]
+    assert text.startswith(TINY_MODEL_YAML)  # the model YAML, verbatim
+    appended = text[len(TINY_MODEL_YAML):]
     assert "pretrainer: !new:speechbrain.utils.parameter_transfer.Pretrainer" in appended
     assert "modules:\n    codec: !ref <codec>" in appended
     with open(os.path.join(exported, "custom.py")) as f:
