@@ -27,6 +27,7 @@ import sys
 import speechbrain as sb
 import torch
 from hyperpyyaml import load_hyperpyyaml
+from tqdm import tqdm
 from speechbrain.utils.distributed import if_main_process, run_on_main
 
 from unicodec.data.audio import load_audio
@@ -65,6 +66,15 @@ def _unwrap(module):
 
 class UniCodecBrain(sb.Brain):
     """Trains UniCodec with a discriminator and a generator step per batch."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # the losses (STFT windows, mel filters), the prosody targets and the frozen
+        # teacher live in hparams: SpeechBrain moves only `modules` to the device
+        in_modules = {id(m) for m in self.modules.values()}
+        for value in vars(self.hparams).values():
+            if isinstance(value, torch.nn.Module) and id(value) not in in_modules:
+                value.to(self.device)
 
     # ------------------------------------------------------------ forward
     def compute_forward(self, batch, stage):
@@ -485,14 +495,18 @@ def dataio_prepare(hparams, codec):
         keys.append("phones")
 
     if hparams.get("teacher") is not None and hparams.get("teacher_cache_folder"):
-        teacher = hparams["teacher"]
-        cache = TeacherCache(hparams["teacher_cache_folder"], fingerprint=teacher)
+        cache = TeacherCache(hparams["teacher_cache_folder"], fingerprint=hparams["teacher"])
 
-        @sb.utils.data_pipeline.takes("id", "audio", "sig", "start")
+        @sb.utils.data_pipeline.takes("id", "sig", "start")
         @sb.utils.data_pipeline.provides("teacher_feats")
-        def teacher_pipeline(utt_id, audio, sig, start):
-            # whole-utterance features, computed once and cached, then cut to the crop
-            feats = cached_features(teacher, [utt_id], audio.unsqueeze(0), cache=cache)[0]
+        def teacher_pipeline(utt_id, sig, start):
+            # whole-utterance features (filled by fill_teacher_cache), cut to the crop
+            feats = cache.get(utt_id)
+            if feats is None:
+                raise RuntimeError(
+                    f"no cached teacher features for {utt_id} in {cache.folder}: "
+                    "fill_teacher_cache runs before training"
+                )
             first = start // codec.hop_length
             return feats[first: first + math.ceil(sig.shape[0] / codec.hop_length)]
 
@@ -502,6 +516,24 @@ def dataio_prepare(hparams, codec):
     for dataset in datasets.values():
         dataset.set_output_keys(keys)
     return datasets, label_encoder
+
+
+def fill_teacher_cache(hparams, datasets, device):
+    """Computes, on ``device``, the teacher features of every utterance the cache lacks.
+
+    Runs once in the main process before training, so that the data loader workers only
+    read the cache (a teacher on a GPU cannot run in forked workers).
+    """
+    teacher = hparams["teacher"].to(device)
+    cache = TeacherCache(hparams["teacher_cache_folder"], fingerprint=teacher)
+    for split, dataset in datasets.items():
+        with dataset.output_keys_as(["id", "audio"]):
+            missing = [i for i, utt_id in enumerate(dataset.data_ids) if cache.get(utt_id) is None]
+            for index in tqdm(missing, desc=f"teacher features ({split})", disable=not missing):
+                item = dataset[index]
+                cached_features(
+                    teacher, [item["id"]], item["audio"].unsqueeze(0).to(device), cache=cache
+                )
 
 
 def main(argv):
@@ -538,6 +570,8 @@ def main(argv):
         run_opts=run_opts,
         checkpointer=hparams["checkpointer"],
     )
+    if hparams.get("teacher") is not None and hparams.get("teacher_cache_folder"):
+        run_on_main(fill_teacher_cache, args=[hparams, datasets, brain.device])
     loader_kwargs = {"batch_size": hparams["batch_size"], "num_workers": hparams["num_workers"]}
     brain.fit(
         brain.hparams.epoch_counter,
