@@ -191,6 +191,10 @@ def test_bad_input_gives_clear_errors(tiny_codec):
                  tokens.paralinguistic_tokens, tokens.num_samples)
     with pytest.raises(ValueError, match=r"semantic tokens must lie in \[0, 64\)"):
         codec.decode(bad)
+    mixed = Tokens(tokens.global_tokens.repeat(2, 1), tokens.semantic_tokens,
+                   tokens.paralinguistic_tokens, tokens.num_samples)
+    with pytest.raises(ValueError, match="batch size"):
+        codec.decode(mixed)
     long = Tokens(tokens.global_tokens, tokens.semantic_tokens,
                   tokens.paralinguistic_tokens, tokens.num_samples * 4)
     with pytest.raises(ValueError, match="semantic frames"):

@@ -265,6 +265,14 @@ class UniCodec(nn.Module):
 
     def decode(self, tokens):
         """Waveforms ``[B, max(num_samples)]`` of tokens, zero beyond each one's length."""
+        sizes = {
+            "global_tokens": tokens.global_tokens.shape[0],
+            "semantic_tokens": tokens.semantic_tokens.shape[0],
+            "paralinguistic_tokens": tokens.paralinguistic_tokens.shape[0],
+            "num_samples": tokens.num_samples.shape[0],
+        }
+        if len(set(sizes.values())) != 1:
+            raise ValueError(f"tokens disagree on the batch size: {sizes}")
         num_frames = frames_for_samples(tokens.num_samples, self.hop_length)
         length = tokens.semantic_tokens.shape[1]
         if (num_frames > length).any():
