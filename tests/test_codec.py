@@ -199,3 +199,70 @@ def test_bad_input_gives_clear_errors(tiny_codec):
                   tokens.paralinguistic_tokens, tokens.num_samples * 4)
     with pytest.raises(ValueError, match="semantic frames"):
         codec.decode(long)
+
+
+def build_codec_without_global():
+    """The tiny architecture with no G: the baselines' layout (S and P only)."""
+    from unicodec.lobes.codec import UniCodec
+    from unicodec.lobes.decoder import FusionDecoder
+    from unicodec.lobes.encoder import Encoder
+    from unicodec.lobes.multiscale_quantizer import MultiScaleQuantizer
+    from unicodec.lobes.quantizers import ResidualVectorQuantizer as RVQ
+
+    return UniCodec(
+        encoder=Encoder(dim=32, intermediate_dim=64, num_blocks=1,
+                        num_transformer_layers=0, output_dim=24),
+        global_encoder=None,
+        quantizer=MultiScaleQuantizer(None, RVQ(24, 1, codebook_size=64),
+                                      RVQ(24, 2, codebook_size=64), frame_dim=24),
+        decoder=FusionDecoder(input_dim=24, global_dim=None, dim=32, intermediate_dim=64,
+                              num_blocks=1),
+    )
+
+
+def test_a_codec_without_global_tokens(tmp_path):
+    from unicodec.metrics import codebook_usage
+    from unicodec.token_file import load_tokens, model_info, save_tokens
+
+    torch.manual_seed(0)
+    codec = build_codec_without_global()
+    assert codec.num_codebooks()["global"] == 0
+    assert codec.bitrate(4.0) == codec.bitrate() == 6 * 50 + 2 * 6 * 25
+    codec.train()
+    wav = torch.stack([speechlike(8000, 1), speechlike(8000, 2)])
+    out = codec(wav, torch.tensor([1.0, 0.7]), reference=wav)
+    (out.wav.abs().mean() + sum(out.quantized.losses.values())).backward()
+    assert all(p.grad is not None for p in codec.parameters())
+    codec.eval()
+    with torch.no_grad():
+        tokens = codec.encode(wav, torch.tensor([1.0, 0.7]))
+        assert tokens.global_tokens.shape == (2, 0)
+        assert codec.decode(tokens).shape == (2, 8000)
+    assert "global_usage" not in codebook_usage([tokens], codec)
+    path = tmp_path / "no_global.uct"
+    save_tokens(str(path), tokens[0], model_info(codec))
+    loaded, _ = load_tokens(str(path), model_info(codec))
+    assert torch.equal(loaded.semantic_tokens[0, :25], tokens.semantic_tokens[0, :25])
+    assert loaded.global_tokens.shape == (1, 0)
+    with pytest.raises(ValueError, match="no global tokens"):
+        codec.decode(Tokens(torch.zeros(2, 1, dtype=torch.long), tokens.semantic_tokens,
+                            tokens.paralinguistic_tokens, tokens.num_samples))
+
+
+def test_global_parts_must_be_all_present_or_all_absent(tiny_codec):
+    from unicodec.lobes.codec import UniCodec
+
+    bare = build_codec_without_global()
+    with pytest.raises(ValueError, match="all be present or all absent"):
+        UniCodec(encoder=bare.encoder, global_encoder=tiny_codec.global_encoder,
+                 quantizer=bare.quantizer, decoder=bare.decoder)
+
+
+def test_voice_conversion_needs_global_tokens():
+    from unicodec.inference import UniCodecInterface
+
+    interface = UniCodecInterface.from_codec(build_codec_without_global().eval())
+    wav = speechlike(8000, 3).unsqueeze(0)
+    with pytest.raises(ValueError, match="no global"):
+        interface.convert(wav, speaker=wav)
+    assert interface.convert(wav, prosody=wav).shape == (1, 8000)

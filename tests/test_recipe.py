@@ -16,7 +16,8 @@ from unicodec.data.corpus import generate_corpus
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TRAIN = os.path.join(ROOT, "recipes", "LibriTTS", "train.py")
-CONFIGS = ["hparams/unicodec.yaml", "hparams/unicodec_cpu.yaml"]
+CONFIGS = ["hparams/unicodec.yaml", "hparams/unicodec_cpu.yaml",
+           "hparams/baselines/rvq_cpu.yaml", "hparams/baselines/speechtokenizer_cpu.yaml"]
 
 # (pattern, replacement, expected count) turning the CPU configs into test-sized ones
 TINY_MODEL = [
@@ -46,6 +47,14 @@ TINY_FULL_TRAINING = [
     (r"n_ffts: \[2048, 1024, 512, 256, 128\]", "n_ffts: [512, 256]", 1),
     (r"^            channels: 32$", "            channels: 4", 1),
     (r"hidden_size: 256", "hidden_size: 16", 2),
+]
+TINY_BASELINE_MODEL = [
+    (r"^frame_dim: 128", "frame_dim: 32", 1),
+    (r"^(\w+_codebook_size): \d+", r"\1: 16", 2),
+    (r"^    dim: 192$", "    dim: 32", 2),
+    (r"^    intermediate_dim: 576$", "    intermediate_dim: 64", 2),
+    (r"^    num_blocks: 4$", "    num_blocks: 1", 2),
+    (r"^    num_heads: 4$", "    num_heads: 2", 2),
 ]
 TINY_TRAINING = [
     (r"channels: \[16, 32, 64, 128\]", "channels: [4, 8]", 1),
@@ -261,3 +270,32 @@ def test_full_config_distills_a_local_teacher_through_the_cache(tiny_recipe, tmp
     splits = sum(len(yaml.safe_load((output / f"{s}.json").read_text()))
                  for s in ("train", "valid", "test"))
     assert len(cached) == splits
+
+
+@pytest.mark.parametrize("baseline, terms, absent", [
+    ("rvq_cpu", ["mel", "adversarial"], ["phone", "speaker_global", "mutual_information"]),
+    ("speechtokenizer_cpu", ["mel", "phone"], ["speaker_global", "mutual_information"]),
+])
+def test_baselines_train_with_the_same_recipe(tiny_recipe, tmp_path, baseline, terms, absent):
+    """The baselines: the same lobes without G (and without its losses)."""
+    root = tmp_path / "hparams"
+    _rewrite(os.path.join(ROOT, "hparams/models/baseline_cpu.yaml"),
+             str(root / "models" / "baseline_cpu.yaml"), TINY_BASELINE_MODEL)
+    training = [rule for rule in TINY_TRAINING if "hidden_size" not in rule[0]]
+    _rewrite(os.path.join(ROOT, f"hparams/baselines/{baseline}.yaml"),
+             str(root / "baselines" / f"{baseline}.yaml"), training)
+    output = tmp_path / "run"
+    recipe = dict(tiny_recipe, hparams=str(root / "baselines" / f"{baseline}.yaml"))
+    command = [sys.executable, TRAIN, *_train_command(
+        recipe, output, "--number_of_epochs", "1", "--adversarial_start_epoch", "0")]
+    result = subprocess.run(command, env=_env(), capture_output=True, text=True, cwd=ROOT,
+                            timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    train_log = (output / "train_log.txt").read_text()
+    for term in terms:
+        assert re.search(rf"train {term}: [-0-9.e+]+", train_log), term
+    for term in absent:
+        assert f"train {term}:" not in train_log, term
+    metrics = yaml.safe_load((output / "test_metrics.json").read_text())
+    assert "global_usage" not in metrics and metrics["semantic_usage"] > 0
+    assert (output / "model" / "codec.ckpt").is_file()

@@ -504,6 +504,11 @@ class UniCodecInterface(Pretrained):
         Tokens
             S (and P unless ``prosody`` is given) and the length of ``source``.
         """
+        if speaker is not None and self.num_codebooks["global"] == 0:
+            raise ValueError(
+                "this model has no global (G) tokens, so it cannot take the voice of "
+                "`speaker`; only `prosody` can be swapped"
+            )
         src = self._as_tokens(source, "source", progress)
         batch = src.batch_size
         global_tokens = src.global_tokens

@@ -211,6 +211,8 @@ def codebook_usage(tokens_list, codec):
         if not chunks:
             continue
         codes = torch.cat(chunks)  # [N, K]
+        if codes.shape[1] == 0:  # a codec without this stream (e.g. no G)
+            continue
         usage, perplexity = [], []
         for k in range(codes.shape[1]):
             counts = torch.bincount(codes[:, k], minlength=sizes[name]).float()

@@ -343,7 +343,8 @@ def read_header(path):
     expected_frames = _frame_counts(num_samples, hop, stride) if hop and stride else None
     bits = (kg * bits_per_code(max(cg, 1)) + num_s * ks * bits_per_code(max(cs, 1))
             + num_p * kp * bits_per_code(max(cp, 1)))
-    if (min(sample_rate, hop, stride, kg, ks, kp, cg, cs, cp, num_samples) < 1
+    # kg may be 0: a codec without global tokens
+    if (min(sample_rate, hop, stride, ks, kp, cg, cs, cp, num_samples) < 1
             or (num_s, num_p) != expected_frames or payload_bytes != math.ceil(bits / 8)):
         raise TokenFileError(f"{path}: corrupt token file (inconsistent header fields)")
     info = {

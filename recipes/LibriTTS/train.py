@@ -463,7 +463,7 @@ def dataio_prepare(hparams, codec):
         from_didatasets=[datasets["train"]],
         output_key="spk_id",
     )
-    if len(label_encoder) > hparams["num_speakers"]:
+    if "num_speakers" in hparams and len(label_encoder) > hparams["num_speakers"]:
         raise ValueError(
             f"{len(label_encoder)} training speakers, more than num_speakers="
             f"{hparams['num_speakers']}"

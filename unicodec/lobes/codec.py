@@ -97,8 +97,9 @@ class UniCodec(nn.Module):
     ---------
     encoder : Encoder
         Waveform -> frames at the semantic frame rate.
-    global_encoder : GlobalEncoder
-        Waveform -> one vector per utterance.
+    global_encoder : GlobalEncoder or None
+        Waveform -> one vector per utterance; None for a codec without G (a baseline:
+        the quantizer then has no global quantizer and the decoder no condition).
     quantizer : MultiScaleQuantizer
         Owns the G, S and P quantizers.
     decoder : FusionDecoder
@@ -145,6 +146,16 @@ class UniCodec(nn.Module):
             )
         if quantizer.paralinguistic_stride != decoder.paralinguistic_stride:
             raise ValueError("quantizer and decoder disagree on paralinguistic_stride")
+        with_global = [
+            global_encoder is not None,
+            quantizer.has_global,
+            decoder.global_proj is not None,
+        ]
+        if len(set(with_global)) != 1:
+            raise ValueError(
+                "global_encoder, the global quantizer and the decoder's global condition "
+                f"must all be present or all absent, got {with_global}"
+            )
         self.encoder = encoder
         self.global_encoder = global_encoder
         self.quantizer = quantizer
@@ -198,6 +209,12 @@ class UniCodec(nn.Module):
         wav = nn.functional.pad(wav, (0, pad))
         return wav, num_samples, count_to_relative(num_samples, wav.shape[1])
 
+    def _global_vector(self, wav, lens):
+        """Utterance vectors ``[B, Dg]`` (``[B, 0]`` for a codec without G)."""
+        if self.global_encoder is None:
+            return wav.new_zeros(wav.shape[0], 0)
+        return self.global_encoder(wav, lens)
+
     def _frames(self, wav, lens, num_samples):
         frames = self.encoder(wav, lens)
         return frames, frames_for_samples(num_samples, self.hop_length)
@@ -223,11 +240,11 @@ class UniCodec(nn.Module):
         """
         length = wav.shape[-1]
         wav, num_samples, lens = self.pad_batch(wav, wav_lens, "wav")
-        if reference is None:
-            global_vector = self.global_encoder(wav, lens)
+        if reference is None or self.global_encoder is None:
+            global_vector = self._global_vector(wav, lens)
         else:
             ref, _, ref_lens = self.pad_batch(reference, reference_lens, "reference")
-            global_vector = self.global_encoder(ref, ref_lens)
+            global_vector = self._global_vector(ref, ref_lens)
         frames, num_frames = self._frames(wav, lens, num_samples)
         quantized = self.quantizer(frames, num_frames, global_vector)
         out = self.decoder(
@@ -256,7 +273,7 @@ class UniCodec(nn.Module):
         Tokens
         """
         wav, num_samples, lens = self.pad_batch(wav, wav_lens, "wav")
-        global_vector = self.global_encoder(wav, lens)
+        global_vector = self._global_vector(wav, lens)
         frames, num_frames = self._frames(wav, lens, num_samples)
         g, s, p = self.quantizer.quantize(
             frames, num_frames, global_vector, num_paralinguistic

@@ -65,8 +65,9 @@ class FusionDecoder(nn.Module):
     ---------
     input_dim : int
         Dimension of the quantized S and P frames.
-    global_dim : int
-        Dimension of the quantized global vector.
+    global_dim : int or None
+        Dimension of the quantized global vector; None (or 0) for a codec without G
+        (the blocks then use plain layer norms).
     dim : int
         Width of the ConvNeXt blocks.
     intermediate_dim : int
@@ -115,10 +116,13 @@ class FusionDecoder(nn.Module):
             dim, dim, kernel_size=2 * paralinguistic_stride + 1,
             padding=paralinguistic_stride, groups=dim,
         )
-        self.global_proj = nn.Linear(global_dim, dim)
+        self.global_proj = nn.Linear(global_dim, dim) if global_dim else None
         self.blocks = nn.ModuleList(
             ConvNeXtBlock(
-                dim, intermediate_dim, layer_scale=1.0 / num_blocks, cond_dim=dim
+                dim,
+                intermediate_dim,
+                layer_scale=1.0 / num_blocks,
+                cond_dim=dim if global_dim else None,
             )
             for _ in range(num_blocks)
         )
@@ -160,7 +164,7 @@ class FusionDecoder(nn.Module):
         if mask is None:
             mask = torch.ones(x.shape[:2], dtype=torch.bool, device=x.device)
         x = x * mask.unsqueeze(-1).to(x.dtype)
-        cond = self.global_proj(global_vector)
+        cond = None if self.global_proj is None else self.global_proj(global_vector)
         for block in self.blocks:
             x = block(x, mask, cond=cond)
         x = self.transformer(x, mask)

@@ -57,8 +57,9 @@ class MultiScaleQuantizer(nn.Module):
 
     Arguments
     ---------
-    global_quantizer : ResidualVectorQuantizer
-        Quantizer of the utterance vector (input dim = global encoder output).
+    global_quantizer : ResidualVectorQuantizer or None
+        Quantizer of the utterance vector (input dim = global encoder output). None
+        builds a codec without G (a baseline): 0 global tokens, an empty global vector.
     semantic_quantizer : ResidualVectorQuantizer
         Quantizer of the encoder frames (input dim = ``frame_dim``).
     paralinguistic_quantizer : ResidualVectorQuantizer
@@ -104,9 +105,12 @@ class MultiScaleQuantizer(nn.Module):
         )
 
     def codebook_sizes(self):
-        """Codebook size of each stream: ``{"global": Cg, "semantic": Cs, "paralinguistic": Cp}``."""
+        """Codebook size of each stream: ``{"global": Cg, "semantic": Cs, "paralinguistic": Cp}``.
+
+        Without G, ``Cg`` is 1 (and there are 0 global codebooks): 0 bits.
+        """
         return {
-            "global": self.global_quantizer.codebook_size,
+            "global": self.global_quantizer.codebook_size if self.has_global else 1,
             "semantic": self.semantic_quantizer.codebook_size,
             "paralinguistic": self.paralinguistic_quantizer.codebook_size,
         }
@@ -114,10 +118,27 @@ class MultiScaleQuantizer(nn.Module):
     def num_codebooks(self):
         """Number of codebooks of each stream."""
         return {
-            "global": self.global_quantizer.num_quantizers,
+            "global": self.global_quantizer.num_quantizers if self.has_global else 0,
             "semantic": self.semantic_quantizer.num_quantizers,
             "paralinguistic": self.paralinguistic_quantizer.num_quantizers,
         }
+
+    @property
+    def has_global(self):
+        """Whether this quantizer has global (G) tokens."""
+        return self.global_quantizer is not None
+
+    def _global(self, global_vector):
+        """Quantized G vector, codes and loss (empty ones without G)."""
+        if not self.has_global:
+            batch = global_vector.shape[0]
+            return (
+                global_vector.new_zeros(batch, 0),
+                torch.zeros(batch, 0, dtype=torch.long, device=global_vector.device),
+                global_vector.new_zeros(()),
+            )
+        g, g_codes, g_loss = self.global_quantizer(global_vector.unsqueeze(1))
+        return g.squeeze(1), g_codes.squeeze(1), g_loss
 
     def _masks(self, num_frames, length):
         """Masks of the S frames (``length`` of them) and of the P frames."""
@@ -152,16 +173,16 @@ class MultiScaleQuantizer(nn.Module):
         QuantizerOutput
         """
         semantic_mask, para_mask = self._masks(num_frames, frames.shape[1])
-        g, g_codes, g_loss = self.global_quantizer(global_vector.unsqueeze(1))
+        g, g_codes, g_loss = self._global(global_vector)
         s, s_codes, s_loss = self.semantic_quantizer(frames, semantic_mask)
         pooled = self._pool_residual(frames, s, semantic_mask)
         p, p_codes, p_loss = self.paralinguistic_quantizer(pooled, para_mask)
         p = p * para_mask.unsqueeze(-1).to(p.dtype)
         return QuantizerOutput(
-            global_vector=g.squeeze(1),
+            global_vector=g,
             semantic=s * semantic_mask.unsqueeze(-1).to(s.dtype),
             paralinguistic=p,
-            global_tokens=g_codes.squeeze(1),
+            global_tokens=g_codes,
             semantic_tokens=s_codes,
             paralinguistic_tokens=p_codes,
             semantic_mask=semantic_mask,
@@ -185,7 +206,10 @@ class MultiScaleQuantizer(nn.Module):
             ``[B, Kg]``, ``[B, Ts, Ks]``, ``[B, Tp, Kp]``; 0 on padded frames.
         """
         semantic_mask, para_mask = self._masks(num_frames, frames.shape[1])
-        g_codes = self.global_quantizer.encode(global_vector.unsqueeze(1)).squeeze(1)
+        if self.has_global:
+            g_codes = self.global_quantizer.encode(global_vector.unsqueeze(1)).squeeze(1)
+        else:
+            g_codes = self._global(global_vector)[1]
         s_codes = self.semantic_quantizer.encode(frames, semantic_mask)
         s = self.semantic_quantizer.decode(s_codes)
         pooled = self._pool_residual(frames, s, semantic_mask)
@@ -203,11 +227,18 @@ class MultiScaleQuantizer(nn.Module):
             If a token lies outside its codebook, or a stream has too many codebooks.
         """
         streams = {
-            "global": (global_tokens.unsqueeze(1), self.global_quantizer),
             "semantic": (semantic_tokens, self.semantic_quantizer),
             "paralinguistic": (paralinguistic_tokens, self.paralinguistic_quantizer),
         }
         vectors = {}
+        if self.has_global:
+            streams["global"] = (global_tokens.unsqueeze(1), self.global_quantizer)
+        elif global_tokens.shape[-1] != 0:
+            raise ValueError(
+                f"this model has no global tokens, got {global_tokens.shape[-1]} per utterance"
+            )
+        else:
+            vectors["global"] = global_tokens.new_zeros(global_tokens.shape[0], 1, 0).float()
         for name, (codes, quantizer) in streams.items():
             if codes.dtype not in (torch.int64, torch.int32, torch.int16, torch.uint8):
                 raise TypeError(f"{name} tokens must be integers, got {codes.dtype}")
