@@ -87,6 +87,41 @@ def build_tiny_codec(**values):
     return load_hyperpyyaml(tiny_model_yaml(**values))["codec"]
 
 
+NO_GLOBAL_MODEL_YAML = """\
+# The tiny architecture without G: the layout of the baselines (S and P only).
+codec: !new:unicodec.lobes.codec.UniCodec
+    encoder: !new:unicodec.lobes.encoder.Encoder
+        dim: 32
+        intermediate_dim: 64
+        num_blocks: 1
+        num_transformer_layers: 0
+        output_dim: 24
+    global_encoder: null
+    quantizer: !new:unicodec.lobes.multiscale_quantizer.MultiScaleQuantizer
+        frame_dim: 24
+        global_quantizer: null
+        semantic_quantizer: !new:unicodec.lobes.quantizers.ResidualVectorQuantizer
+            input_dim: 24
+            num_quantizers: 1
+            codebook_size: 64
+        paralinguistic_quantizer: !new:unicodec.lobes.quantizers.ResidualVectorQuantizer
+            input_dim: 24
+            num_quantizers: 2
+            codebook_size: 64
+    decoder: !new:unicodec.lobes.decoder.FusionDecoder
+        input_dim: 24
+        global_dim: null
+        dim: 32
+        intermediate_dim: 64
+        num_blocks: 1
+"""
+
+
+def build_codec_without_global():
+    """The codec of NO_GLOBAL_MODEL_YAML."""
+    return load_hyperpyyaml(NO_GLOBAL_MODEL_YAML)["codec"]
+
+
 def speechlike(num_samples, seed, sample_rate=16000):
     """A deterministic voiced-like signal: a gliding harmonic tone with noise bursts."""
     gen = torch.Generator().manual_seed(seed)

@@ -6,7 +6,7 @@ import pytest
 import torch
 from hyperpyyaml import load_hyperpyyaml
 
-from conftest import build_tiny_codec, speechlike
+from conftest import build_codec_without_global, build_tiny_codec, speechlike
 from unicodec.tokens import Tokens
 
 
@@ -199,25 +199,6 @@ def test_bad_input_gives_clear_errors(tiny_codec):
                   tokens.paralinguistic_tokens, tokens.num_samples * 4)
     with pytest.raises(ValueError, match="semantic frames"):
         codec.decode(long)
-
-
-def build_codec_without_global():
-    """The tiny architecture with no G: the baselines' layout (S and P only)."""
-    from unicodec.lobes.codec import UniCodec
-    from unicodec.lobes.decoder import FusionDecoder
-    from unicodec.lobes.encoder import Encoder
-    from unicodec.lobes.multiscale_quantizer import MultiScaleQuantizer
-    from unicodec.lobes.quantizers import ResidualVectorQuantizer as RVQ
-
-    return UniCodec(
-        encoder=Encoder(dim=32, intermediate_dim=64, num_blocks=1,
-                        num_transformer_layers=0, output_dim=24),
-        global_encoder=None,
-        quantizer=MultiScaleQuantizer(None, RVQ(24, 1, codebook_size=64),
-                                      RVQ(24, 2, codebook_size=64), frame_dim=24),
-        decoder=FusionDecoder(input_dim=24, global_dim=None, dim=32, intermediate_dim=64,
-                              num_blocks=1),
-    )
 
 
 def test_a_codec_without_global_tokens(tmp_path):

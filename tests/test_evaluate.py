@@ -7,8 +7,14 @@ import os
 import pytest
 import torch
 
-from conftest import TINY_MODEL_YAML, build_tiny_codec
+from conftest import (
+    NO_GLOBAL_MODEL_YAML,
+    TINY_MODEL_YAML,
+    build_codec_without_global,
+    build_tiny_codec,
+)
 from unicodec.evaluate import load_codec, main, read_source, select, write_example_source
+
 
 @pytest.fixture(scope="module")
 def model_files(tmp_path_factory):
@@ -99,3 +105,22 @@ def test_evaluate_command_writes_a_report(model_files, source, tmp_path):
     assert (out / result["probe_plot"]).is_file()
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["sources"][0]["name"] == result["name"]
+
+
+def test_a_codec_without_global_tokens_is_evaluated_on_s_and_p(source, tmp_path):
+    torch.manual_seed(0)
+    codec = build_codec_without_global().eval()
+    hparams = tmp_path / "no_global.yaml"
+    hparams.write_text(NO_GLOBAL_MODEL_YAML)
+    ckpt = tmp_path / "codec.ckpt"
+    torch.save(codec.state_dict(), ckpt)
+    output = tmp_path / "report"
+    main(["--hparams", str(hparams), "--checkpoint", str(ckpt), "--data", source,
+          "--output", str(output), "--judges", "none", "--no-real", "--vc-pairs", "2"])
+    metrics = json.loads((output / "metrics.json").read_text())
+    result = metrics["sources"][0] if "sources" in metrics else metrics[next(iter(metrics))]
+    streams = {p["stream"] for p in result["probes"]}
+    assert streams == {"semantic", "paralinguistic"}
+    assert "voice_conversion" not in result
+    report = (output / "report.md").read_text()
+    assert "| - | - |" in report  # no G usage

@@ -349,18 +349,22 @@ def evaluate_source(codec, name, items, output, judges=None, max_utterances=40,
               if len({str(u.labels.get(label)) for u in embeddings
                       if u.labels.get(label) is not None}) > 1]
     train, test, split = _probe_splits(embeddings, seed)
-    results = probes.speaker_probe(embeddings, hidden_size=hidden_size, seed=seed)
+    # a codec without G (a baseline) has no global stream to probe or to swap
+    has_global = codec.num_codebooks()["global"] > 0
+    streams = probes.STREAMS if has_global else ("semantic", "paralinguistic")
+    kwargs = {"streams": streams, "hidden_size": hidden_size, "seed": seed}
+    results = probes.speaker_probe(embeddings, **kwargs)
     for label in labels:
-        results += probes.label_probe(train, test, label, hidden_size=hidden_size, seed=seed)
+        results += probes.label_probe(train, test, label, **kwargs)
     for target in ("phone", "f0"):
-        results += probes.frame_probe(train, test, target, hidden_size=hidden_size, seed=seed)
+        results += probes.frame_probe(train, test, target, **kwargs)
     result["probes"] = [r.as_dict() for r in results]
     result["probe_split"] = split
     if results:
         png = os.path.join(folder, "probes.png")
         save_probe_bars(png, results, title=f"{name}: probes on frozen token embeddings")
         result["probe_plot"] = os.path.relpath(png, output)
-    if vc_pairs:
+    if vc_pairs and has_global:
         ids = list(waves)
         speakers = [next(u.labels.get("spk_id") for u in embeddings if u.utt_id == i)
                     for i in ids]
@@ -473,7 +477,7 @@ def render_report(model_info, results, judges_used):
               "| P perplexity |", "|---|---|---|---|---|---|---|"]
     for r in results:
         u = r["codebook_usage"]
-        cells = [_fmt(u.get(f"{s}_{k}", float("nan")))
+        cells = [_fmt(u[f"{s}_{k}"]) if f"{s}_{k}" in u else "-"  # "-": no such stream
                  for s in probes.STREAMS for k in ("usage", "perplexity")]
         lines.append(f"| {r['name']} | " + " | ".join(cells) + " |")
     lines += ["", "## Disentanglement probes", "",
