@@ -97,9 +97,21 @@ def test_evaluate_command_writes_a_report(model_files, source, tmp_path):
     assert ("speaker", "global") in tasks and ("style", "paralinguistic") in tasks
     assert ("f0", "paralinguistic") in tasks
     assert result["voice_conversion"]["pairs"] == 2
+    ladder = result["bitrate_ladder"]
+    codec = load_codec(hparams=yaml_path, checkpoint=ckpt)
+    kp = codec.num_codebooks()["paralinguistic"]
+    assert [r["paralinguistic_codebooks"] for r in ladder] == list(range(kp + 1))
+    assert [r["bps"] for r in ladder] == [codec.bitrate(num_paralinguistic=k)
+                                          for k in range(kp + 1)]
+    assert all(r["utterances"] == 3 for r in ladder)
+    # the top rung is the full bitrate: the same decoding as the main metrics
+    assert ladder[-1]["metrics"]["mel_distance"] == pytest.approx(
+        result["resynthesis"]["mel_distance"], rel=1e-5)
+    assert ladder[0]["metrics"]["mel_distance"] != ladder[-1]["metrics"]["mel_distance"]
+    assert (out / "quality_bitrate.png").stat().st_size > 0
     report = (out / "report.md").read_text()
-    for heading in ("## Resynthesis", "## Codebook usage", "## Disentanglement probes",
-                    "## Voice conversion", "## Spectrograms"):
+    for heading in ("## Resynthesis", "## Quality against bitrate", "## Codebook usage",
+                    "## Disentanglement probes", "## Voice conversion", "## Spectrograms"):
         assert heading in report
     assert (out / result["spectrograms"][0]).is_file()
     assert (out / result["probe_plot"]).is_file()
@@ -124,3 +136,4 @@ def test_a_codec_without_global_tokens_is_evaluated_on_s_and_p(source, tmp_path)
     assert "voice_conversion" not in result
     report = (output / "report.md").read_text()
     assert "| - | - |" in report  # no G usage
+    assert len(result["bitrate_ladder"]) == codec.num_codebooks()["paralinguistic"] + 1

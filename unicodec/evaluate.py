@@ -54,6 +54,8 @@ import torch
 
 from unicodec import judges as judges_module
 from unicodec import probes
+from unicodec.bitrate_ladder import METRICS as LADDER_METRICS_NAMES
+from unicodec.bitrate_ladder import BitrateLadder, save_quality_bitrate_plot
 from unicodec.data.audio import load_audio
 from unicodec.metrics import ResynthesisMetrics, codebook_usage, save_spectrogram_comparison
 
@@ -269,7 +271,7 @@ def _probe_splits(embeddings, seed):
 @torch.no_grad()
 def evaluate_source(codec, name, items, output, judges=None, max_utterances=40,
                     max_probe_utterances=300, max_seconds=20.0, num_plots=2, vc_pairs=8,
-                    seed=0, hidden_size=0):
+                    seed=0, hidden_size=0, bitrate_ladder=True):
     """Resynthesis metrics, codebook usage, probes and voice conversion of one source.
 
     Arguments
@@ -296,6 +298,9 @@ def evaluate_source(codec, name, items, output, judges=None, max_utterances=40,
         Seed of every selection and probe.
     hidden_size : int
         0 for linear probes, else the MLP width.
+    bitrate_ladder : bool
+        Also score the rebuilt utterances at every number of P codebooks
+        (:mod:`unicodec.bitrate_ladder`).
 
     Returns
     -------
@@ -309,6 +314,7 @@ def evaluate_source(codec, name, items, output, judges=None, max_utterances=40,
     resynth_ids = {item["id"] for item in select(probe_items, max_utterances, seed)}
     vc_ids = {item["id"] for item in select(probe_items, 4 * vc_pairs, seed + 1)}
     metrics = ResynthesisMetrics(sample_rate=sr, judges=judges)
+    ladder = BitrateLadder(codec, judges) if bitrate_ladder else None
     embeddings, all_tokens, plots, waves = [], [], [], {}
     start = time.perf_counter()
     for item in probe_items:
@@ -330,6 +336,8 @@ def evaluate_source(codec, name, items, output, judges=None, max_utterances=40,
             rebuilt = codec.decode(tokens)[0].cpu()
             metrics.append([item["id"]], rebuilt[None], wav[None], torch.ones(1),
                            texts=[item.get("text", "")], languages=[item.get("language", "")])
+            if ladder is not None:
+                ladder.append(item["id"], tokens, wav)
             if len(plots) < num_plots:
                 png = os.path.join(folder, f"spectrogram_{len(plots)}.png")
                 save_spectrogram_comparison(png, wav, rebuilt, sr, title=item["id"])
@@ -345,6 +353,8 @@ def evaluate_source(codec, name, items, output, judges=None, max_utterances=40,
         "spectrograms": plots,
         "seconds_spent": elapsed,
     }
+    if ladder is not None and metrics.scores:
+        result["bitrate_ladder"] = ladder.summarize()
     labels = [label for label in LABELS
               if len({str(u.labels.get(label)) for u in embeddings
                       if u.labels.get(label) is not None}) > 1]
@@ -452,7 +462,27 @@ def _fmt(value):
     return str(value)
 
 
-def render_report(model_info, results, judges_used):
+def ladder_table(rows):
+    """A markdown table of quality against bitrate.
+
+    Arguments
+    ---------
+    rows : list of (str, list of dict)
+        A label (source or model) and its rungs (:meth:`BitrateLadder.summarize`).
+    """
+    names = [n for n in LADDER_METRICS_NAMES
+             if any(n in rung["metrics"] for _, rungs in rows for rung in rungs)]
+    lines = ["| | P codebooks | local bps | " + " | ".join(LADDER_METRICS_NAMES[n] for n in names)
+             + " |", "|---|---|---|" + "---|" * len(names)]
+    for label, rungs in rows:
+        for rung in rungs:
+            lines.append(f"| {label} | {rung['paralinguistic_codebooks']} | {rung['bps']:.0f} | "
+                         + " | ".join(_fmt(rung["metrics"].get(n, float("nan")))
+                                      for n in names) + " |")
+    return "\n".join(lines)
+
+
+def render_report(model_info, results, judges_used, ladder_plot=None):
     """The markdown report of :func:`main`'s results."""
     lines = ["# UniCodec evaluation", ""]
     for key, value in model_info.items():
@@ -471,7 +501,16 @@ def render_report(model_info, results, judges_used):
         lines.append(f"| {METRIC_NAMES[n]} | " + " | ".join(
             _fmt(r["resynthesis"].get(n, float("nan"))) for r in results) + " |")
     lines += ["", "WER is computed on English utterances with a transcript only; pocketsphinx "
-              "is meaningful on natural speech, not on synthetic speech.", "",
+              "is meaningful on natural speech, not on synthetic speech.", ""]
+    ladders = [(r["name"], r["bitrate_ladder"]) for r in results if r.get("bitrate_ladder")]
+    if ladders:
+        lines += ["## Quality against bitrate", "",
+                  "The same tokens decoded with the first k P codebooks (k = 0: S and G "
+                  "alone, a rung the quantizer dropout does not train).", "",
+                  ladder_table(ladders), ""]
+        if ladder_plot:
+            lines += [f"![quality against bitrate]({ladder_plot})", ""]
+    lines += [
               "## Codebook usage", "",
               "| source | G usage | G perplexity | S usage | S perplexity | P usage "
               "| P perplexity |", "|---|---|---|---|---|---|---|"]
@@ -551,6 +590,9 @@ def build_parser():
     parser.add_argument("--vc-pairs", type=int, default=8)
     parser.add_argument("--probe-hidden", type=int, default=0,
                         help="MLP probes of this width (0: linear)")
+    parser.add_argument("--no-ladder", action="store_true",
+                        help="leave out quality against bitrate (decoding with fewer P "
+                             "codebooks)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu")
     return parser
@@ -581,12 +623,18 @@ def main(argv=None):
             max_utterances=args.max_utterances,
             max_probe_utterances=args.max_probe_utterances, max_seconds=args.max_seconds,
             num_plots=args.num_plots, vc_pairs=args.vc_pairs, seed=args.seed,
-            hidden_size=args.probe_hidden,
+            hidden_size=args.probe_hidden, bitrate_ladder=not args.no_ladder,
         ))
     judges_used = judges.names if judges is not None else []
     info = _model_info(codec, args)
+    ladder_plot = None
+    curves = {r["name"]: r["bitrate_ladder"] for r in results if r.get("bitrate_ladder")}
+    if curves:
+        ladder_plot = "quality_bitrate.png"
+        save_quality_bitrate_plot(os.path.join(args.output, ladder_plot), curves,
+                                  title="quality against bitrate (P codebooks kept)")
     with open(os.path.join(args.output, "report.md"), "w", encoding="utf-8") as f:
-        f.write(render_report(info, results, judges_used))
+        f.write(render_report(info, results, judges_used, ladder_plot))
     with open(os.path.join(args.output, "metrics.json"), "w", encoding="utf-8") as f:
         json.dump({"model": info, "judges": judges_used, "sources": results}, f, indent=1,
                   default=float)

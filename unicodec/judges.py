@@ -35,6 +35,7 @@ Authors
  * UniCodec authors 2026
 """
 
+import copy
 import importlib
 import importlib.util
 import re
@@ -487,6 +488,21 @@ class Judges:
         self.speaker = SpeakerSimilarity(device) if "speaker_similarity" in names else None
         self.dnsmos = DNSMOS() if "dnsmos" in names else None
         self.asr = EnglishASR() if "wer" in names else None
+
+    def subset(self, names):
+        """The judges among ``names`` that this one has, sharing its loaded models.
+
+        Example
+        -------
+        >>> Judges([]).subset(["pesq"]).names
+        []
+        """
+        other = copy.copy(self)
+        other.names = [name for name in self.names if name in names]
+        other.speaker = self.speaker if "speaker_similarity" in other.names else None
+        other.dnsmos = self.dnsmos if "dnsmos" in other.names else None
+        other.asr = self.asr if "wer" in other.names else None
+        return other
 
     def score(self, rebuilt, original, text=None, language="en"):
         """Scores of one rebuilt waveform against its original (1-D, ``sample_rate``).

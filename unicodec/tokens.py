@@ -55,6 +55,38 @@ class Tokens:
         """Returns the tokens on ``device``."""
         return Tokens(**{f.name: getattr(self, f.name).to(device) for f in fields(self)})
 
+    def truncate(self, num_semantic=None, num_paralinguistic=None):
+        """The tokens with only the first codebooks of S and P (a lower bitrate).
+
+        Arguments
+        ---------
+        num_semantic, num_paralinguistic : int, optional
+            Residual codebooks kept in S and in P (all by default; 0 drops the stream,
+            which the decoder reads as zero vectors).
+
+        Example
+        -------
+        >>> tokens = Tokens(torch.zeros(1, 4, dtype=torch.long),
+        ...                 torch.zeros(1, 10, 1, dtype=torch.long),
+        ...                 torch.zeros(1, 5, 2, dtype=torch.long), torch.tensor([3200]))
+        >>> tokens.truncate(num_paralinguistic=1).paralinguistic_tokens.shape
+        torch.Size([1, 5, 1])
+        """
+        kept = {"semantic_tokens": num_semantic, "paralinguistic_tokens": num_paralinguistic}
+        values = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            count = kept.get(f.name)
+            if count is not None:
+                if not 0 <= count <= value.shape[-1]:
+                    raise ValueError(
+                        f"cannot keep {count} {f.name.split('_')[0]} codebooks of "
+                        f"{value.shape[-1]}"
+                    )
+                value = value[..., :count]
+            values[f.name] = value
+        return Tokens(**values)
+
     def __getitem__(self, index):
         """Selects utterances; an int keeps the batch dimension."""
         if isinstance(index, int):

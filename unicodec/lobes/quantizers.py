@@ -320,6 +320,8 @@ class ResidualVectorQuantizer(nn.Module):
     torch.Size([2, 10, 3])
     >>> rvq.decode(rvq.encode(torch.randn(2, 10, 8), num_quantizers=2)).shape
     torch.Size([2, 10, 8])
+    >>> rvq.decode(torch.zeros(2, 10, 0, dtype=torch.long)).abs().sum()  # no stage kept
+    tensor(0.)
     """
 
     def __init__(
@@ -331,6 +333,7 @@ class ResidualVectorQuantizer(nn.Module):
         **vq_kwargs,
     ):
         super().__init__()
+        self.input_dim = input_dim
         self.num_quantizers = num_quantizers
         self.quantizer_dropout = quantizer_dropout
         self.dropout_seed = dropout_seed
@@ -392,12 +395,16 @@ class ResidualVectorQuantizer(nn.Module):
         return torch.stack(all_codes, dim=-1)
 
     def decode(self, codes):
-        """Sum of the stage vectors of codes ``[B, T, K]`` (K <= num_quantizers)."""
+        """Sum of the stage vectors of codes ``[B, T, K]`` (K <= num_quantizers).
+
+        With ``K = 0`` (every stage dropped) the vectors are zeros.
+        """
         if codes.shape[-1] > self.num_quantizers:
             raise ValueError(
                 f"got {codes.shape[-1]} codebooks, this quantizer has {self.num_quantizers}"
             )
-        out = 0
+        weight = self.quantizers[0].codebook
+        out = weight.new_zeros(*codes.shape[:-1], self.input_dim)
         for index in range(codes.shape[-1]):
             out = out + self.quantizers[index].decode(codes[..., index])
         return out
