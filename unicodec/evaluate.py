@@ -456,7 +456,8 @@ METRIC_NAMES = {
 }
 
 
-def _fmt(value):
+def format_value(value):
+    """A table cell: floats with three decimals, NaN as ``nan``."""
     if isinstance(value, float):
         return "nan" if math.isnan(value) else f"{value:.3f}"
     return str(value)
@@ -477,7 +478,7 @@ def ladder_table(rows):
     for label, rungs in rows:
         for rung in rungs:
             lines.append(f"| {label} | {rung['paralinguistic_codebooks']} | {rung['bps']:.0f} | "
-                         + " | ".join(_fmt(rung["metrics"].get(n, float("nan")))
+                         + " | ".join(format_value(rung["metrics"].get(n, float("nan")))
                                       for n in names) + " |")
     return "\n".join(lines)
 
@@ -499,7 +500,7 @@ def render_report(model_info, results, judges_used, ladder_plot=None):
     names = [n for n in METRIC_NAMES if any(n in r["resynthesis"] for r in results)]
     for n in names:
         lines.append(f"| {METRIC_NAMES[n]} | " + " | ".join(
-            _fmt(r["resynthesis"].get(n, float("nan"))) for r in results) + " |")
+            format_value(r["resynthesis"].get(n, float("nan"))) for r in results) + " |")
     lines += ["", "WER is computed on English utterances with a transcript only; pocketsphinx "
               "is meaningful on natural speech, not on synthetic speech.", ""]
     ladders = [(r["name"], r["bitrate_ladder"]) for r in results if r.get("bitrate_ladder")]
@@ -516,7 +517,7 @@ def render_report(model_info, results, judges_used, ladder_plot=None):
               "| P perplexity |", "|---|---|---|---|---|---|---|"]
     for r in results:
         u = r["codebook_usage"]
-        cells = [_fmt(u[f"{s}_{k}"]) if f"{s}_{k}" in u else "-"  # "-": no such stream
+        cells = [format_value(u[f"{s}_{k}"]) if f"{s}_{k}" in u else "-"  # "-": no such stream
                  for s in probes.STREAMS for k in ("usage", "perplexity")]
         lines.append(f"| {r['name']} | " + " | ".join(cells) + " |")
     lines += ["", "## Disentanglement probes", "",
@@ -542,8 +543,8 @@ def render_report(model_info, results, judges_used, ladder_plot=None):
         vc = r.get("voice_conversion")
         if vc:
             lines.append(f"| {r['name']} | {vc['judge']} | {vc['pairs']} "
-                         f"| {_fmt(vc['target_similarity'])} | {_fmt(vc['source_similarity'])} "
-                         f"| {_fmt(vc['margin'])} | {_fmt(vc['success_rate'])} |")
+                         f"| {format_value(vc['target_similarity'])} | {format_value(vc['source_similarity'])} "
+                         f"| {format_value(vc['margin'])} | {format_value(vc['success_rate'])} |")
     lines += ["", "The `global_embedding` judge is the codec's own global encoder (used when "
               "Resemblyzer is not installed): it is biased towards the swapped G.", "",
               "## Spectrograms", ""]

@@ -336,9 +336,13 @@ class UniCodec(nn.Module):
     def bitrate_report(self, duration=10.0):
         """A one-line summary of the token layout and its bitrate."""
         sizes, counts = self.codebook_sizes(), self.num_codebooks()
+        if counts["global"]:
+            global_part = (f"G {counts['global']}x{sizes['global']} per utterance "
+                           f"({self.global_bits():.0f} bits)")
+        else:
+            global_part = "no G"
         return (
-            f"G {counts['global']}x{sizes['global']} per utterance "
-            f"({self.global_bits():.0f} bits), "
+            f"{global_part}, "
             f"S {counts['semantic']}x{sizes['semantic']} at {self.frame_rate:g} Hz, "
             f"P {counts['paralinguistic']}x{sizes['paralinguistic']} at "
             f"{self.paralinguistic_frame_rate:g} Hz: {self.bitrate():.0f} bps local, "
