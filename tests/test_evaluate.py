@@ -13,7 +13,14 @@ from conftest import (
     build_codec_without_global,
     build_tiny_codec,
 )
-from unicodec.evaluate import load_codec, main, read_source, select, write_example_source
+from unicodec.evaluate import (
+    load_codec,
+    main,
+    read_source,
+    select,
+    source_name,
+    write_example_source,
+)
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +66,21 @@ def test_read_sources(source, tmp_path):
         read_source(str(tmp_path / "missing"))
 
 
+def test_source_names(tmp_path):
+    assert source_name("a/b/test.json") == ("test", "a/b/test.json")
+    assert source_name("voices=a/b") == ("voices", "a/b")
+    odd = tmp_path / "x=y"  # an existing path with "=" is a path, not a name
+    odd.mkdir()
+    assert source_name(str(odd)) == ("x=y", str(odd))
+
+
+def test_sources_must_have_distinct_names(model_files, source, tmp_path):
+    _, yaml_path, ckpt = model_files
+    with pytest.raises(SystemExit, match="share a name"):
+        main(["--hparams", yaml_path, "--checkpoint", ckpt, "--data", source,
+              "--data", source, "--output", str(tmp_path / "r"), "--no-real"])
+
+
 def test_select_is_seeded_and_ordered():
     items = list(range(20))
     assert select(items, 5, seed=1) == select(items, 5, seed=1)
@@ -84,11 +106,12 @@ def test_load_codec_from_yaml_and_export(model_files, tmp_path):
 def test_evaluate_command_writes_a_report(model_files, source, tmp_path):
     _, yaml_path, ckpt = model_files
     out = tmp_path / "report"
-    results = main(["--hparams", yaml_path, "--checkpoint", ckpt, "--data", source,
+    results = main(["--hparams", yaml_path, "--checkpoint", ckpt, "--data", f"voices={source}",
                     "--output", str(out), "--no-real", "--judges", "none",
                     "--max-utterances", "3", "--num-plots", "1", "--vc-pairs", "2"])
     assert len(results) == 1
     result = results[0]
+    assert result["name"] == "voices"
     assert result["data"]["utterances"] == 12 and result["data"]["speakers"] == 3
     assert result["resynthesized"] == 3
     assert result["resynthesis"]["mel_distance"] > 0

@@ -10,7 +10,8 @@ Command line::
 Each ``--data`` is a source of utterances: a SpeechBrain JSON manifest (as written by
 ``recipes/LibriTTS/libritts_prepare.py``), a ``manifest.csv`` (the layout of the real
 speech set), or a folder (its ``manifest.csv`` when it has one, else every audio file
-under it, with ``<id>.normalized.txt`` and ``<id>.labels.json`` beside them when present).
+under it, with ``<id>.normalized.txt`` and ``<id>.labels.json`` beside them when present),
+named after its file or folder or given as ``NAME=PATH``.
 The real speech set ``../shared/data/real`` (beside the repository) is added when it is
 there, read in place (``--no-real`` leaves it out).
 
@@ -202,6 +203,21 @@ def read_source(path):
     if not items:
         raise FileNotFoundError(f"No audio files found in {path}")
     return items
+
+
+def source_name(spec):
+    """``(name, path)`` of a ``--data`` argument: ``NAME=PATH``, or a path named after its
+    file or folder.
+
+    Example
+    -------
+    >>> source_name("results/embedded/test.json"), source_name("unseen=data/probe")
+    (('test', 'results/embedded/test.json'), ('unseen', 'data/probe'))
+    """
+    name, sep, path = spec.partition("=")
+    if sep and name and not os.path.exists(spec):
+        return name, path
+    return os.path.basename(os.path.normpath(spec)).replace(".json", ""), spec
 
 
 def write_example_source(folder, num_speakers=3, utts_per_speaker=4, seconds=1.0, seed=0):
@@ -574,7 +590,8 @@ def build_parser():
     model.add_argument("--hparams", help="model-only YAML (instead of --model)")
     model.add_argument("--checkpoint", help="codec state_dict (with --hparams)")
     parser.add_argument("--data", action="append", default=[],
-                        help="JSON manifest, manifest.csv or audio folder (repeatable)")
+                        help="JSON manifest, manifest.csv or audio folder, optionally "
+                             "named NAME=PATH (repeatable)")
     parser.add_argument("--real", default=DEFAULT_REAL,
                         help="real speech set, added when present (default: %(default)s)")
     parser.add_argument("--no-real", action="store_true", help="leave the real set out")
@@ -609,8 +626,10 @@ def main(argv=None):
     else:
         names = args.judges if args.judges == "available" else args.judges.split(",")
         judges = judges_module.Judges(names, sample_rate=codec.sample_rate)
-    sources = [(os.path.basename(os.path.normpath(d)).replace(".json", ""), d)
-               for d in args.data]
+    sources = [source_name(d) for d in args.data]
+    names = [name for name, _ in sources]
+    if len(set(names)) != len(names):
+        raise SystemExit(f"Sources share a name: {names}; name them NAME=PATH")
     if not args.no_real and args.real and os.path.isdir(args.real):
         sources.append(("real", args.real))
     if not sources:
