@@ -1,6 +1,8 @@
 """Side-by-side comparison of evaluation reports, on reports of two tiny models."""
 
 import json
+import os
+import re
 
 import pytest
 import torch
@@ -62,6 +64,9 @@ def test_comparison_puts_the_reports_side_by_side(reports, tmp_path):
     assert (tmp_path / "cmp" / f"quality_bitrate_{name}.png").stat().st_size > 0
     assert (tmp_path / "cmp" / f"probes_{name}.png").stat().st_size > 0
     assert "differ" not in text
+    links = re.findall(r"\[report\.md\]\(([^)]+)\)", text)
+    assert [os.path.normpath(tmp_path / "cmp" / link) for link in links] == [
+        str(with_g / "report.md"), str(without_g / "report.md")]
     saved = json.loads((tmp_path / "cmp" / "comparison.json").read_text())
     assert [m["label"] for m in saved["models"]] == ["UniCodec", "rvq"]
     assert saved["sources"][name]["rvq"]["resynthesis"] == b["resynthesis"]

@@ -227,14 +227,18 @@ def save_probe_comparison(path, reports, name, title=None):
     return True
 
 
-def render_comparison(reports, pictures):
-    """The markdown comparison; ``pictures`` maps (source, kind) to a PNG path."""
+def render_comparison(reports, pictures, output="."):
+    """The markdown comparison; ``pictures`` maps (source, kind) to a PNG path.
+
+    Links to each model's ``report.md`` are relative to ``output``, the comparison folder.
+    """
     lines = ["# UniCodec comparison", "", "| model | parameters | tokens | report |",
              "|---|---|---|---|"]
     for r in reports:
         info = r.get("model", {})
+        link = os.path.relpath(os.path.join(os.path.dirname(r["path"]), "report.md"), output)
         lines.append(f"| {r['label']} | {info.get('parameters', '-')} "
-                     f"| {info.get('tokens', '-')} | {r['path']} |")
+                     f"| {info.get('tokens', '-')} | [report.md]({link}) |")
     for name in source_names(reports):
         sources = [_source(r, name) for r in reports]
         counts = {s["data"]["utterances"] for s in sources if s}
@@ -297,7 +301,7 @@ def compare(specs, output):
             pictures[(name, "probes")] = png
     path = os.path.join(output, "comparison.md")
     with open(path, "w", encoding="utf-8") as f:
-        f.write(render_comparison(reports, pictures))
+        f.write(render_comparison(reports, pictures, output))
     with open(os.path.join(output, "comparison.json"), "w", encoding="utf-8") as f:
         json.dump({"models": [{"label": r["label"], "report": r["path"],
                                "model": r.get("model", {}), "judges": r.get("judges", [])}
