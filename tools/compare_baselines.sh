@@ -4,7 +4,7 @@
 # codec: same corpus, same 36 epochs, 800 bps), synthesizes a held-out corpus of unseen
 # voices for the probes, evaluates each model on the test split, that corpus and the real
 # speech set (when ../shared/data/real is there), and writes the side-by-side comparison.
-# About 35 minutes on 2 CPU cores, most of it training; re-running resumes.
+# About 50 minutes on 2 CPU cores (30 training, 20 evaluating); re-running resumes.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$root/tools/install.sh"
