@@ -11,6 +11,7 @@ TINY_MODEL_YAML = """\
 # A UniCodec small enough for unit tests (the structure of hparams/models/*.yaml).
 sample_rate: 16000
 transformer_layers: 1
+attention_window: null
 semantic_codebook_size: 64
 quantizer_dropout: 0.0
 codebook_ema: True
@@ -24,6 +25,7 @@ encoder: !new:unicodec.lobes.encoder.Encoder
     num_transformer_layers: !ref <transformer_layers>
     num_heads: 2
     output_dim: 24
+    attention_window: !ref <attention_window>
 global_encoder: !new:unicodec.lobes.global_encoder.GlobalEncoder
     n_mels: 40
     dim: 32
@@ -75,6 +77,7 @@ def tiny_model_yaml(**values):
     """TINY_MODEL_YAML with some top-level values replaced (a model-only YAML text)."""
     text = TINY_MODEL_YAML
     for key, value in values.items():
+        value = "null" if value is None else value
         text, count = re.subn(rf"^{key}: .*$", f"{key}: {value}", text, flags=re.M)
         assert count == 1, f"no top-level key {key} in TINY_MODEL_YAML"
     return text
@@ -82,7 +85,7 @@ def tiny_model_yaml(**values):
 
 def build_tiny_codec(**values):
     """The codec of TINY_MODEL_YAML; ``values`` override its top-level keys
-    (``transformer_layers``, ``quantizer_dropout``, ``codebook_ema``, ``codebook_dim``,
+    (``transformer_layers``, ``attention_window``, ``quantizer_dropout``, ``codebook_ema``, ``codebook_dim``,
     ``dead_code_threshold``, ``semantic_codebook_size``)."""
     return load_hyperpyyaml(tiny_model_yaml(**values))["codec"]
 

@@ -53,14 +53,17 @@ def test_decode_encode_keeps_length(tiny_codec, num_samples):
     assert torch.isfinite(out).all()
 
 
-def test_padded_batch_gives_same_tokens_as_single_files(tiny_codec):
-    """Valid frames of a padded batch match each file alone.
+@pytest.mark.parametrize("attention_window", [None, 3])
+def test_padded_batch_gives_same_tokens_as_single_files(attention_window):
+    """Valid frames of a padded batch match each file alone, with global or banded
+    attention in the encoder.
 
     The encoder output agrees to float rounding (different batch shapes take different
     BLAS paths, about 1e-7); tokens then agree except at rare floating-point near-ties
     of the nearest-code search.
     """
-    codec = init_codebooks(tiny_codec)
+    torch.manual_seed(0)
+    codec = init_codebooks(build_tiny_codec(attention_window=attention_window))
     lengths = [16000, 11111, 5000, 700]
     wavs = [speechlike(n, seed=10 + i) for i, n in enumerate(lengths)]
     batch = torch.nn.utils.rnn.pad_sequence(wavs, batch_first=True)
@@ -94,6 +97,25 @@ def test_padded_batch_gives_same_tokens_as_single_files(tiny_codec):
     assert agree / total >= 0.99, f"{total - agree} of {total} tokens differ"
     # the check is meaningful only if the codes vary over time
     assert batch_tokens.semantic_tokens[0].unique().numel() > 3
+
+
+def test_banded_attention_bounds_the_receptive_field():
+    """An encoder frame changes with the samples within its receptive field only."""
+    torch.manual_seed(0)
+    codec = build_tiny_codec(attention_window=4).eval()
+    field = codec.encoder.receptive_field
+    assert field == 1 + 2 * 3 + 4  # STFT overlap, two ConvNeXt blocks, one layer
+    assert build_tiny_codec().encoder.receptive_field is None  # global attention
+    wav = speechlike(16000, 5).unsqueeze(0)
+    changed = wav.clone()
+    k = 20  # perturb the samples of frame k
+    changed[:, k * 320:(k + 1) * 320] += 0.5
+    lens = torch.ones(1)
+    with torch.no_grad():
+        a, b = codec.encoder(wav, lens), codec.encoder(changed, lens)
+    differs = (a - b).abs().amax(-1) > 1e-6
+    moved = differs[0].nonzero().flatten()
+    assert int(moved.min()) == k - field and int(moved.max()) == k + field
 
 
 def test_gradients_reach_every_trainable_parameter():

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from hyperpyyaml import load_hyperpyyaml
 
 from conftest import TINY_MODEL_YAML, build_tiny_codec, speechlike, tiny_model_yaml
 from unicodec.export import export_model
@@ -344,6 +345,29 @@ def test_windowed_coding_equals_one_shot_for_a_local_model():
     with torch.no_grad():
         full = codec.decode(one_shot)
     torch.testing.assert_close(interface.decode_batch(one_shot), full, atol=1e-5, rtol=1e-4)
+
+
+def test_windowed_coding_equals_one_shot_with_banded_attention():
+    """Banded attention bounds the encoder's receptive field (15 frames, 0.3 s) below the
+    windows' 0.5 s of context: windowed tokens are those of one pass."""
+    torch.manual_seed(0)
+    codec = init_codebooks(build_tiny_codec(attention_window=8))
+    assert codec.encoder.receptive_field == 15
+    _, _, _, same_s, same_p = windowed_agreement(codec)
+    assert same_s >= 0.995 and same_p >= 0.995, (same_s, same_p)
+
+
+def test_the_full_model_codes_long_files_exactly_in_windows():
+    """hparams/models/unicodec.yaml's receptive field fits in the default windows' context
+    (less one P frame of hand-over rounding)."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with open(os.path.join(root, "hparams", "models", "unicodec.yaml")) as f:
+        codec = load_hyperpyyaml(f)["codec"]
+    interface = UniCodecInterface.from_codec(codec)
+    window, hop = interface.window_samples()
+    context = (window - hop) // 2 - codec.samples_per_step
+    assert codec.encoder.receptive_field is not None
+    assert codec.encoder.receptive_field * codec.hop_length <= context
 
 
 def test_windowed_coding_is_close_to_one_shot_with_self_attention(codec):

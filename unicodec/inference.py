@@ -163,7 +163,10 @@ class UniCodecInterface(Pretrained):
     are coded in overlapping windows (:func:`plan_windows`): S and P tokens of each
     window's central part are kept, and G comes from the mean of the windows' utterance
     vectors (weighted by their kept lengths), so memory stays flat on long files.
-    Inputs up to one window are coded in one pass, exactly as ``UniCodec.encode``.
+    Inputs up to one window are coded in one pass, exactly as ``UniCodec.encode``. The
+    windowed S and P tokens equal those of one pass when the encoder's receptive field
+    (``codec.encoder.receptive_field``, finite with banded attention) fits in the
+    ``(window - hop) / 2`` of context; with global attention they differ slightly.
 
     Arguments
     ---------

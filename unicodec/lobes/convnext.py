@@ -137,16 +137,33 @@ class FrameTransformer(nn.Module):
         Feed-forward hidden size.
     dropout : float
         Dropout inside the layers.
+    attention_window : int, optional
+        Frames each frame attends to on each side (banded, local attention). None attends
+        over the whole input. With a window, an output frame depends only on the inputs
+        within ``num_layers * attention_window`` frames, so a long input coded in
+        overlapping windows gives the tokens of one pass.
 
     Example
     -------
     >>> layer = FrameTransformer(dim=16, num_layers=1, num_heads=2, ffn_dim=32)
     >>> layer(torch.randn(2, 7, 16), torch.ones(2, 7, dtype=torch.bool)).shape
     torch.Size([2, 7, 16])
+    >>> local = FrameTransformer(dim=16, num_layers=1, num_heads=2, ffn_dim=32,
+    ...                          attention_window=2).eval()
+    >>> x, mask = torch.randn(1, 9, 16), torch.ones(1, 9, dtype=torch.bool)
+    >>> changed = x.clone()
+    >>> changed[:, 8] += 1.0                         # frame 8 is outside frame 5's window
+    >>> torch.equal(local(x, mask)[:, :6], local(changed, mask)[:, :6])
+    True
     """
 
-    def __init__(self, dim, num_layers=2, num_heads=4, ffn_dim=1024, dropout=0.0):
+    def __init__(self, dim, num_layers=2, num_heads=4, ffn_dim=1024, dropout=0.0,
+                 attention_window=None):
         super().__init__()
+        if attention_window is not None and attention_window < 0:
+            raise ValueError(f"attention_window must be >= 0 or None, got {attention_window}")
+        self.num_heads = num_heads
+        self.attention_window = attention_window
         self.layers = nn.ModuleList(
             nn.TransformerEncoderLayer(
                 d_model=dim,
@@ -160,9 +177,32 @@ class FrameTransformer(nn.Module):
             for _ in range(num_layers)
         )
 
+    @property
+    def receptive_field(self):
+        """Frames on each side an output frame depends on (None: the whole input)."""
+        if not self.layers:
+            return 0
+        if self.attention_window is None:
+            return None
+        return len(self.layers) * self.attention_window
+
+    def _banded_mask(self, mask):
+        """``[B * heads, T, T]`` attention mask (True = blocked): keys within the window
+        that are valid; a padded frame attends to itself only (its output is dropped)."""
+        num_frames = mask.shape[1]
+        index = torch.arange(num_frames, device=mask.device)
+        band = (index[None, :] - index[:, None]).abs() <= self.attention_window
+        allowed = band[None] & mask[:, None, :]
+        allowed = allowed | torch.eye(num_frames, dtype=torch.bool, device=mask.device)
+        return (~allowed).repeat_interleave(self.num_heads, dim=0)
+
     def forward(self, x, mask):
         """Runs the layers on ``x`` ``[B, T, D]`` with ``mask`` ``[B, T]`` (True = valid)."""
+        if self.attention_window is None:
+            masks = {"src_key_padding_mask": ~mask}
+        else:
+            masks = {"src_mask": self._banded_mask(mask)}
         for layer in self.layers:
-            x = layer(x, src_key_padding_mask=~mask)
+            x = layer(x, **masks)
             x = x * mask.unsqueeze(-1).to(x.dtype)
         return x

@@ -38,6 +38,11 @@ class Encoder(nn.Module):
         Dimension of the output frames (what the quantizer sees).
     compression : float
         Power-law exponent applied to STFT magnitudes.
+    attention_window : int, optional
+        Frames each transformer layer attends to on each side; None (the default) attends
+        over the whole input. A window makes the receptive field finite
+        (:attr:`receptive_field`), so long inputs coded in overlapping windows get the
+        tokens of one pass.
 
     Example
     -------
@@ -61,6 +66,7 @@ class Encoder(nn.Module):
         num_heads=6,
         output_dim=256,
         compression=0.3,
+        attention_window=None,
     ):
         super().__init__()
         if n_fft < hop_length or n_fft % 2 or (n_fft - hop_length) % 2:
@@ -79,9 +85,33 @@ class Encoder(nn.Module):
         )
         self.norm = nn.LayerNorm(dim, eps=1e-6)
         self.transformer = FrameTransformer(
-            dim, num_transformer_layers, num_heads, ffn_dim=4 * dim
+            dim, num_transformer_layers, num_heads, ffn_dim=4 * dim,
+            attention_window=attention_window,
         )
         self.output_proj = nn.Linear(dim, output_dim)
+
+    @property
+    def receptive_field(self):
+        """Frames on each side of an output frame whose samples it depends on.
+
+        The STFT window reaches into the neighbouring frames, each ConvNeXt block adds half
+        its kernel and each banded transformer layer its attention window. None when
+        attention covers the whole input.
+
+        Example
+        -------
+        >>> Encoder(n_fft=640, dim=16, intermediate_dim=32, num_blocks=2,
+        ...         num_transformer_layers=1, num_heads=2, output_dim=8,
+        ...         attention_window=10).receptive_field  # 1 + 2 x 3 + 10
+        17
+        """
+        attention = self.transformer.receptive_field
+        if attention is None:
+            return None
+        side = (self.n_fft - self.hop_length) // 2
+        stft = -(-side // self.hop_length)
+        convs = sum(block.dwconv.kernel_size[0] // 2 for block in self.blocks)
+        return stft + convs + attention
 
     def spectrum(self, wav):
         """Compressed complex STFT ``[B, T // hop, 2 * (n_fft // 2 + 1)]``.
