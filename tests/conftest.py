@@ -85,8 +85,8 @@ def tiny_model_yaml(**values):
 
 def build_tiny_codec(**values):
     """The codec of TINY_MODEL_YAML; ``values`` override its top-level keys
-    (``transformer_layers``, ``attention_window``, ``quantizer_dropout``, ``codebook_ema``, ``codebook_dim``,
-    ``dead_code_threshold``, ``semantic_codebook_size``)."""
+    (``transformer_layers``, ``attention_window``, ``quantizer_dropout``, ``codebook_ema``,
+    ``codebook_dim``, ``dead_code_threshold``, ``semantic_codebook_size``)."""
     return load_hyperpyyaml(tiny_model_yaml(**values))["codec"]
 
 

@@ -199,7 +199,7 @@ def save_probe_comparison(path, reports, name, title=None):
                              squeeze=False)
     width = 0.8 / len(by_model)
     for ax, (task, metric) in zip(axes.flat, tasks):
-        for m, (label, results) in enumerate(by_model):
+        for m, (_, results) in enumerate(by_model):
             for i, stream in enumerate(probes.STREAMS):
                 match = [p for p in results
                          if (p["task"], p["metric"], p["stream"]) == (task, metric, stream)]

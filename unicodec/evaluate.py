@@ -55,7 +55,7 @@ import torch
 
 from unicodec import judges as judges_module
 from unicodec import probes
-from unicodec.bitrate_ladder import METRICS as LADDER_METRICS_NAMES
+from unicodec.bitrate_ladder import METRICS as LADDER_METRICS
 from unicodec.bitrate_ladder import BitrateLadder, save_quality_bitrate_plot
 from unicodec.data.audio import load_audio
 from unicodec.metrics import ResynthesisMetrics, codebook_usage, save_spectrogram_comparison
@@ -487,15 +487,15 @@ def ladder_table(rows):
     rows : list of (str, list of dict)
         A label (source or model) and its rungs (:meth:`BitrateLadder.summarize`).
     """
-    names = [n for n in LADDER_METRICS_NAMES
+    names = [n for n in LADDER_METRICS
              if any(n in rung["metrics"] for _, rungs in rows for rung in rungs)]
-    lines = ["| | P codebooks | local bps | " + " | ".join(LADDER_METRICS_NAMES[n] for n in names)
-             + " |", "|---|---|---|" + "---|" * len(names)]
+    header = " | ".join(LADDER_METRICS[n] for n in names)
+    lines = [f"| | P codebooks | local bps | {header} |", "|---|---|---|" + "---|" * len(names)]
     for label, rungs in rows:
         for rung in rungs:
-            lines.append(f"| {label} | {rung['paralinguistic_codebooks']} | {rung['bps']:.0f} | "
-                         + " | ".join(format_value(rung["metrics"].get(n, float("nan")))
-                                      for n in names) + " |")
+            cells = " | ".join(format_value(rung["metrics"].get(n, float("nan"))) for n in names)
+            lines.append(f"| {label} | {rung['paralinguistic_codebooks']} "
+                         f"| {rung['bps']:.0f} | {cells} |")
     return "\n".join(lines)
 
 
@@ -527,8 +527,7 @@ def render_report(model_info, results, judges_used, ladder_plot=None):
                   ladder_table(ladders), ""]
         if ladder_plot:
             lines += [f"![quality against bitrate]({ladder_plot})", ""]
-    lines += [
-              "## Codebook usage", "",
+    lines += ["## Codebook usage", "",
               "| source | G usage | G perplexity | S usage | S perplexity | P usage "
               "| P perplexity |", "|---|---|---|---|---|---|---|"]
     for r in results:
@@ -559,7 +558,8 @@ def render_report(model_info, results, judges_used, ladder_plot=None):
         vc = r.get("voice_conversion")
         if vc:
             lines.append(f"| {r['name']} | {vc['judge']} | {vc['pairs']} "
-                         f"| {format_value(vc['target_similarity'])} | {format_value(vc['source_similarity'])} "
+                         f"| {format_value(vc['target_similarity'])} "
+                         f"| {format_value(vc['source_similarity'])} "
                          f"| {format_value(vc['margin'])} | {format_value(vc['success_rate'])} |")
     lines += ["", "The `global_embedding` judge is the codec's own global encoder (used when "
               "Resemblyzer is not installed): it is biased towards the swapped G.", "",
