@@ -5,6 +5,8 @@
 # voices for the probes, evaluates each model on the test split, that corpus and the real
 # speech set (when ../shared/data/real is there), and writes the side-by-side comparison.
 # About 50 minutes on 2 CPU cores (30 training, 20 evaluating); re-running resumes.
+# Extra arguments go to the recipe (e.g. --number_of_epochs 2); UNICODEC_EVAL_ARGS adds
+# arguments to the evaluation (e.g. "--judges none --no-real").
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$root/tools/install.sh"
@@ -25,12 +27,13 @@ for run in "UniCodec:hparams/unicodec_cpu.yaml:embedded" \
   IFS=: read -r name hparams folder <<< "$run"
   output="$results/$folder"
   if [ ! -f "$output/model/hyperparams.yaml" ]; then
-    "$python" recipes/LibriTTS/train.py "$hparams" --data_folder "$data" --output_folder "$output"
+    "$python" recipes/LibriTTS/train.py "$hparams" --data_folder "$data" \
+      --output_folder "$output" "$@"
   fi
   if [ ! -f "$output/report/metrics.json" ]; then
     "$python" -m unicodec.evaluate --model "$output/model" --data "$output/test.json" \
       --data "$unseen" --output "$output/report" --max-utterances 24 \
-      --max-probe-utterances 450
+      --max-probe-utterances 450 ${UNICODEC_EVAL_ARGS:-}
   fi
   specs+=("$name=$output/report")
 done
