@@ -7,6 +7,16 @@ import torch
 from hyperpyyaml import load_hyperpyyaml
 
 
+@pytest.fixture(autouse=True, scope="session")
+def single_thread():
+    """The test models are tiny: one thread is as fast, and much faster on a busy shared
+    CPU (waiting threads of an oversubscribed pool)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 TINY_MODEL_YAML = """\
 # A UniCodec small enough for unit tests (the structure of hparams/models/*.yaml).
 sample_rate: 16000

@@ -15,16 +15,6 @@ from unicodec.inference import load_model
 from unicodec.token_file import load_tokens
 
 
-@pytest.fixture(autouse=True, scope="module")
-def single_thread():
-    """These models are tiny: one thread is as fast, and much faster on a busy shared CPU
-    (waiting threads of an oversubscribed pool)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
     folder, _ = export_tiny(tiny_model(), str(tmp_path_factory.mktemp("cli") / "model"))

@@ -89,16 +89,6 @@ def exported(codec, tmp_path_factory):
     return folder
 
 
-@pytest.fixture(autouse=True, scope="module")
-def single_thread():
-    """These models are tiny: one thread is as fast, and much faster on a busy shared CPU
-    (waiting threads of an oversubscribed pool)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 # ---------------------------------------------------------------------------- export
 def test_export_folder_layout(codec, exported):
     assert sorted(os.listdir(exported)) == ["codec.ckpt", "custom.py", "hyperparams.yaml"]

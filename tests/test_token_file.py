@@ -59,16 +59,6 @@ def rewrite(path, offset, fmt, value, fix_crc=True):
     open(path, "wb").write(bytes(data))
 
 
-@pytest.fixture(autouse=True, scope="module")
-def single_thread():
-    """These models are tiny: one thread is as fast, and much faster on a busy shared CPU
-    (waiting threads of an oversubscribed pool)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def interface():
     return UniCodecInterface.from_codec(tiny_model(), device="cpu")

@@ -9,25 +9,8 @@ decoder makes of the content and the voice without any P.
 Example
 -------
 >>> import torch
->>> from unicodec.lobes.codec import UniCodec
->>> from unicodec.lobes.encoder import Encoder
->>> from unicodec.lobes.global_encoder import GlobalEncoder
->>> from unicodec.lobes.quantizers import ResidualVectorQuantizer as RVQ
->>> from unicodec.lobes.multiscale_quantizer import MultiScaleQuantizer
->>> from unicodec.lobes.decoder import FusionDecoder
->>> codec = UniCodec(
-...     encoder=Encoder(dim=32, intermediate_dim=64, num_blocks=1,
-...                     num_transformer_layers=0, output_dim=16),
-...     global_encoder=GlobalEncoder(dim=32, num_blocks=1, attention_channels=16,
-...                                  output_dim=8),
-...     quantizer=MultiScaleQuantizer(
-...         global_quantizer=RVQ(8, num_quantizers=2, codebook_size=16),
-...         semantic_quantizer=RVQ(16, num_quantizers=1, codebook_size=64),
-...         paralinguistic_quantizer=RVQ(16, num_quantizers=2, codebook_size=64),
-...         frame_dim=16),
-...     decoder=FusionDecoder(input_dim=16, global_dim=8, dim=32, intermediate_dim=64,
-...                           num_blocks=1),
-... ).eval()
+>>> from unicodec.lobes.codec import example_codec
+>>> codec = example_codec()
 >>> [rung["bps"] for rung in ladder(codec)]  # S: 6 bits x 50 Hz, each P: 6 bits x 25 Hz
 [300.0, 450.0, 600.0]
 >>> scores = BitrateLadder(codec)

@@ -180,22 +180,8 @@ class UniCodecInterface(Pretrained):
 
     Example
     -------
-    >>> from unicodec.lobes.codec import UniCodec
-    >>> from unicodec.lobes.encoder import Encoder
-    >>> from unicodec.lobes.global_encoder import GlobalEncoder
-    >>> from unicodec.lobes.quantizers import ResidualVectorQuantizer as RVQ
-    >>> from unicodec.lobes.multiscale_quantizer import MultiScaleQuantizer
-    >>> from unicodec.lobes.decoder import FusionDecoder
-    >>> codec = UniCodec(
-    ...     encoder=Encoder(dim=16, intermediate_dim=32, num_blocks=1,
-    ...                     num_transformer_layers=0, output_dim=8),
-    ...     global_encoder=GlobalEncoder(dim=16, num_blocks=1, attention_channels=8,
-    ...                                  output_dim=8),
-    ...     quantizer=MultiScaleQuantizer(RVQ(8, 2, codebook_size=16),
-    ...                                   RVQ(8, 1, codebook_size=64),
-    ...                                   RVQ(8, 2, codebook_size=64), frame_dim=8),
-    ...     decoder=FusionDecoder(input_dim=8, global_dim=8, dim=16, intermediate_dim=32,
-    ...                           num_blocks=1))
+    >>> from unicodec.lobes.codec import example_codec
+    >>> codec = example_codec()
     >>> interface = UniCodecInterface.from_codec(codec, device="cpu")
     >>> tokens = interface.encode_batch(torch.randn(2, 8000), torch.tensor([1.0, 0.5]))
     >>> tokens.semantic_tokens.shape, tokens.num_samples.tolist()

@@ -260,23 +260,9 @@ def embed_utterances(codec, utterances, with_f0=True):
 
     Example
     -------
-    >>> from unicodec.lobes.codec import UniCodec
-    >>> from unicodec.lobes.encoder import Encoder
-    >>> from unicodec.lobes.global_encoder import GlobalEncoder
-    >>> from unicodec.lobes.quantizers import ResidualVectorQuantizer as RVQ
-    >>> from unicodec.lobes.multiscale_quantizer import MultiScaleQuantizer
-    >>> from unicodec.lobes.decoder import FusionDecoder
+    >>> from unicodec.lobes.codec import example_codec
     >>> _ = torch.manual_seed(0)
-    >>> codec = UniCodec(
-    ...     encoder=Encoder(dim=16, intermediate_dim=32, num_blocks=1,
-    ...                     num_transformer_layers=0, output_dim=8),
-    ...     global_encoder=GlobalEncoder(dim=16, num_blocks=1, attention_channels=8,
-    ...                                  output_dim=8),
-    ...     quantizer=MultiScaleQuantizer(RVQ(8, 2, codebook_size=16),
-    ...                                   RVQ(8, 1, codebook_size=64),
-    ...                                   RVQ(8, 2, codebook_size=64), frame_dim=8),
-    ...     decoder=FusionDecoder(input_dim=8, global_dim=8, dim=16, intermediate_dim=32,
-    ...                           num_blocks=1))
+    >>> codec = example_codec()
     >>> utts = embed_utterances(codec, [{"id": "a", "wav": torch.randn(8000), "labels": {}}])
     >>> utts[0].global_vector.shape, utts[0].semantic.shape, utts[0].paralinguistic.shape
     (torch.Size([8]), torch.Size([25, 8]), torch.Size([13, 8]))
@@ -786,23 +772,9 @@ def voice_conversion_score(codec, sources, targets, judge="auto", return_audio=F
 
     Example
     -------
-    >>> from unicodec.lobes.codec import UniCodec
-    >>> from unicodec.lobes.encoder import Encoder
-    >>> from unicodec.lobes.global_encoder import GlobalEncoder
-    >>> from unicodec.lobes.quantizers import ResidualVectorQuantizer as RVQ
-    >>> from unicodec.lobes.multiscale_quantizer import MultiScaleQuantizer
-    >>> from unicodec.lobes.decoder import FusionDecoder
+    >>> from unicodec.lobes.codec import example_codec
     >>> _ = torch.manual_seed(0)
-    >>> codec = UniCodec(
-    ...     encoder=Encoder(dim=16, intermediate_dim=32, num_blocks=1,
-    ...                     num_transformer_layers=0, output_dim=8),
-    ...     global_encoder=GlobalEncoder(dim=16, num_blocks=1, attention_channels=8,
-    ...                                  output_dim=8),
-    ...     quantizer=MultiScaleQuantizer(RVQ(8, 2, codebook_size=16),
-    ...                                   RVQ(8, 1, codebook_size=64),
-    ...                                   RVQ(8, 2, codebook_size=64), frame_dim=8),
-    ...     decoder=FusionDecoder(input_dim=8, global_dim=8, dim=16, intermediate_dim=32,
-    ...                           num_blocks=1))
+    >>> codec = example_codec()
     >>> score = voice_conversion_score(codec, [torch.randn(8000)], [torch.randn(8000)],
     ...                                judge="global_embedding")
     >>> score["judge"], score["pairs"], -1 <= score["margin"] <= 1

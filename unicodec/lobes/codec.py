@@ -348,3 +348,34 @@ class UniCodec(nn.Module):
             f"{self.paralinguistic_frame_rate:g} Hz: {self.bitrate():.0f} bps local, "
             f"{self.bitrate(duration):.1f} bps total over {duration:g} s"
         )
+
+
+def example_codec():
+    """A tiny, randomly initialised UniCodec for examples and quick trials (eval mode).
+
+    G 2x16 per utterance, S 1x64 at 50 Hz, P 2x64 at 25 Hz (600 bps), 8-dimensional
+    frames: the wiring of :class:`UniCodec`'s example at the smallest useful size.
+
+    Example
+    -------
+    >>> codec = example_codec()
+    >>> codec.bitrate(), codec.decode(codec.encode(torch.randn(1, 8000))).shape
+    (600.0, torch.Size([1, 8000]))
+    """
+    from unicodec.lobes.decoder import FusionDecoder
+    from unicodec.lobes.encoder import Encoder
+    from unicodec.lobes.global_encoder import GlobalEncoder
+    from unicodec.lobes.multiscale_quantizer import MultiScaleQuantizer
+    from unicodec.lobes.quantizers import ResidualVectorQuantizer as RVQ
+
+    return UniCodec(
+        encoder=Encoder(dim=16, intermediate_dim=32, num_blocks=1,
+                        num_transformer_layers=0, output_dim=8),
+        global_encoder=GlobalEncoder(dim=16, num_blocks=1, attention_channels=8,
+                                     output_dim=8),
+        quantizer=MultiScaleQuantizer(RVQ(8, 2, codebook_size=16),
+                                      RVQ(8, 1, codebook_size=64),
+                                      RVQ(8, 2, codebook_size=64), frame_dim=8),
+        decoder=FusionDecoder(input_dim=8, global_dim=8, dim=16, intermediate_dim=32,
+                              num_blocks=1),
+    ).eval()
