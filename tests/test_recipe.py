@@ -131,9 +131,14 @@ def test_every_top_level_key_is_used(config):
         text = f.read()
     with open(TRAIN) as f:
         script = f.read()
-    from speechbrain.core import RunOptions
+    try:  # SpeechBrain >= 1.1
+        from speechbrain.core import RunOptions
 
-    run_options = set(RunOptions().as_dict())
+        run_options = set(RunOptions().as_dict())
+    except ImportError:  # SpeechBrain 1.0.x
+        from speechbrain.core import run_opt_defaults
+
+        run_options = set(run_opt_defaults)
     keys = re.findall(r"^([A-Za-z_]\w*):", text, flags=re.M)
     assert len(keys) > 20
     unused = []

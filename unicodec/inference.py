@@ -566,8 +566,6 @@ def load_model(source, device=None, savedir=None, **kwargs):
         If ``source`` is not a folder holding ``hyperparams.yaml`` and ``codec.ckpt``
         (never falls back to a download).
     """
-    from speechbrain.utils.fetching import FetchConfig
-
     folder = os.path.abspath(os.fspath(source))
     for name in ("hyperparams.yaml", "codec.ckpt"):
         if not os.path.isfile(os.path.join(folder, name)):
@@ -576,7 +574,12 @@ def load_model(source, device=None, savedir=None, **kwargs):
                 "unicodec.export.export_model)"
             )
     run_opts = {"device": device} if device else None
+    try:  # SpeechBrain >= 1.1: say so explicitly, never a download
+        from speechbrain.utils.fetching import FetchConfig
+
+        kwargs["fetch_config"] = FetchConfig(allow_network=False)
+    except ImportError:  # SpeechBrain 1.0.x reads a local folder in place without asking
+        pass
     return UniCodecInterface.from_hparams(
-        source=folder, savedir=savedir, run_opts=run_opts,
-        fetch_config=FetchConfig(allow_network=False), **kwargs,
+        source=folder, savedir=savedir, run_opts=run_opts, **kwargs,
     )

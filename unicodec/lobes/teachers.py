@@ -40,7 +40,10 @@ def _frozen_ssl_class():
     checkpoint) gets transformers' convention instead: normalise iff the conv feature
     extractor uses layer norm. Imported lazily: transformers is an optional dependency.
     """
-    from speechbrain.integrations.huggingface.wav2vec2 import Wav2Vec2
+    try:  # SpeechBrain >= 1.1
+        from speechbrain.integrations.huggingface.wav2vec2 import Wav2Vec2
+    except ImportError:  # SpeechBrain 1.0.x (the version DASB imports)
+        from speechbrain.lobes.models.huggingface_transformers.wav2vec2 import Wav2Vec2
     from transformers import Wav2Vec2FeatureExtractor
 
     class FrozenSSL(Wav2Vec2):

@@ -17,14 +17,27 @@ Authors
 from typing import List, Sequence, Tuple
 
 import torch
-from speechbrain.lobes.models.HifiGAN import (
-    HingeDLoss,
-    HingeGLoss,
-    MelganFeatureLoss,
-    MSEDLoss,
-    MSEGLoss,
-)
+from speechbrain.lobes.models.HifiGAN import MelganFeatureLoss, MSEDLoss, MSEGLoss
 from torch import nn
+
+try:  # SpeechBrain >= 1.1
+    from speechbrain.lobes.models.HifiGAN import HingeDLoss, HingeGLoss
+except ImportError:  # SpeechBrain 1.0.x has the least-squares losses only: the same formulas
+
+    class HingeGLoss(nn.Module):
+        """Hinge generator loss ``mean(max(0, 1 - D(fake)))`` (SpeechBrain 1.1's)."""
+
+        def forward(self, score_fake):
+            return (1 - score_fake).clamp(min=0).mean()
+
+    class HingeDLoss(nn.Module):
+        """Hinge discriminator loss; returns ``(total, real part, fake part)`` (SpeechBrain
+        1.1's)."""
+
+        def forward(self, score_fake, score_real):
+            loss_real = (1 - score_real).clamp(min=0).mean()
+            loss_fake = (1 + score_fake).clamp(min=0).mean()
+            return loss_real + loss_fake, loss_real, loss_fake
 
 _GENERATOR_LOSSES = {"mse": MSEGLoss, "hinge": HingeGLoss}
 _DISCRIMINATOR_LOSSES = {"mse": MSEDLoss, "hinge": HingeDLoss}
