@@ -538,7 +538,7 @@ def fill_teacher_cache(hparams, datasets, device):
 
 def main(argv):
     hparams_file, run_opts, overrides = sb.parse_arguments(argv)
-    if "cuda" in run_opts.get("device", "") and not torch.cuda.is_available():
+    if "cuda" in (run_opts.get("device") or "") and not torch.cuda.is_available():
         # SpeechBrain 1.0.x defaults to cuda:0 even without a GPU (1.1 picks the CPU then)
         logger.warning(f"device {run_opts['device']} is not available: training on the CPU")
         run_opts["device"] = "cpu"
