@@ -56,6 +56,7 @@ TERM_MODULES = {
     "decorrelation": "decorrelation",
     "speaker_global": "speaker_classifier",
     "prosody": "prosody_regression",
+    "pitch": None,  # a source-filter decoder's pitch prediction, when the codec has one
 }
 
 
@@ -104,6 +105,8 @@ class UniCodecBrain(sb.Brain):
             "stft": self.hparams.stft_loss(out.wav, wav, lens),
             "commitment": sum(q.losses.values()),
         }
+        if out.pitch is not None and out.prosody is not None:
+            terms["pitch"] = self.hparams.pitch_loss(out.pitch, out.prosody, s_lens)
         if "distillation" in self.modules:
             targets = self._teacher_targets(batch, q.semantic.shape[1])
             terms["distillation"] = self.modules.distillation(q.semantic, targets, s_lens)
@@ -584,7 +587,9 @@ def main(argv):
         train_loader_kwargs={**loader_kwargs, "shuffle": True, "drop_last": True},
         valid_loader_kwargs=loader_kwargs,
     )
-    brain.evaluate(datasets["test"], min_key="mel", test_loader_kwargs=loader_kwargs)
+    # the last checkpoint: after adversarial training the lowest valid mel is often an
+    # early one, whose phase and harmonics the discriminators had not refined yet
+    brain.evaluate(datasets["test"], test_loader_kwargs=loader_kwargs)
     if if_main_process():
         export_model(
             _unwrap(brain.modules.codec),

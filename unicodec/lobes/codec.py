@@ -6,6 +6,7 @@ Authors
 
 import math
 from dataclasses import dataclass
+from typing import Optional
 
 import torch
 from torch import nn
@@ -32,11 +33,19 @@ class CodecOutput:
         Quantized streams, their tokens, masks and quantization losses.
     num_samples : torch.Tensor
         ``[B]`` long, valid samples of each utterance.
+    pitch : torch.Tensor or None
+        ``[B, Ts, 2]`` the decoder's predicted log-F0 and voicing logit (a source-filter
+        decoder), else None.
+    prosody : dict or None
+        The prosody analysis of the input (:class:`ProsodyFeatures`' output) when the
+        codec has one: the targets of the pitch loss.
     """
 
     wav: torch.Tensor
     quantized: QuantizerOutput
     num_samples: torch.Tensor
+    pitch: Optional[torch.Tensor] = None
+    prosody: Optional[dict] = None
 
     @property
     def tokens(self):
@@ -106,6 +115,12 @@ class UniCodec(nn.Module):
         S, P and G -> waveform.
     sample_rate : int
         Sample rate of the waveforms the codec takes and returns.
+    prosody : ProsodyFeatures, optional
+        Pitch and energy analysis of the input: explicit features pooled into P (when the
+        quantizer has ``prosody_dim``) and the targets of the decoder's pitch prediction.
+    teacher_forcing : float
+        In training, the share of batches whose harmonic source takes the analysed
+        log-F0 instead of the decoder's prediction (a source-filter decoder only).
 
     Example
     -------
@@ -138,8 +153,17 @@ class UniCodec(nn.Module):
     600.0
     """
 
-    def __init__(self, encoder, global_encoder, quantizer, decoder, sample_rate=16000):
+    def __init__(
+        self, encoder, global_encoder, quantizer, decoder, sample_rate=16000, prosody=None,
+        teacher_forcing=0.0,
+    ):
         super().__init__()
+        if getattr(quantizer, "prosody_dim", 0) and prosody is None:
+            raise ValueError("the quantizer pools prosody features into P: give `prosody`")
+        if prosody is not None and prosody.hop_length != encoder.hop_length:
+            raise ValueError(
+                f"prosody hop ({prosody.hop_length}) != encoder hop ({encoder.hop_length})"
+            )
         if encoder.hop_length != decoder.hop_length:
             raise ValueError(
                 f"encoder hop ({encoder.hop_length}) != decoder hop ({decoder.hop_length})"
@@ -161,6 +185,8 @@ class UniCodec(nn.Module):
         self.quantizer = quantizer
         self.decoder = decoder
         self.sample_rate = sample_rate
+        self.prosody = prosody
+        self.teacher_forcing = teacher_forcing
 
     @property
     def hop_length(self):
@@ -219,6 +245,14 @@ class UniCodec(nn.Module):
         frames = self.encoder(wav, lens)
         return frames, frames_for_samples(num_samples, self.hop_length)
 
+    def _analyse(self, wav, lens):
+        """The prosody analysis and the features P takes (None where unused)."""
+        if self.prosody is None:
+            return None, None
+        analysis = self.prosody(wav, lens)
+        features = analysis["features"] if self.quantizer.prosody_dim else None
+        return analysis, features
+
     def forward(self, wav, wav_lens=None, reference=None, reference_lens=None):
         """Encodes, quantizes (updating codebooks in training) and decodes a batch.
 
@@ -246,15 +280,26 @@ class UniCodec(nn.Module):
             ref, _, ref_lens = self.pad_batch(reference, reference_lens, "reference")
             global_vector = self._global_vector(ref, ref_lens)
         frames, num_frames = self._frames(wav, lens, num_samples)
-        quantized = self.quantizer(frames, num_frames, global_vector)
-        out = self.decoder(
+        analysis, features = self._analyse(wav, lens)
+        quantized = self.quantizer(frames, num_frames, global_vector, prosody=features)
+        log_f0 = None
+        if (
+            self.training and analysis is not None and self.teacher_forcing > 0
+            and float(torch.rand(())) < self.teacher_forcing
+        ):
+            log_f0 = analysis["log_f0"]
+        out, pitch = self.decoder.decode(
             quantized.semantic,
             quantized.paralinguistic,
             quantized.global_vector,
             quantized.semantic_mask,
+            log_f0=log_f0,
         )
         out = out[:, :length] * frame_mask(num_samples, length).to(out.dtype)
-        return CodecOutput(wav=out, quantized=quantized, num_samples=num_samples)
+        return CodecOutput(
+            wav=out, quantized=quantized, num_samples=num_samples, pitch=pitch,
+            prosody=analysis,
+        )
 
     def encode(self, wav, wav_lens=None, num_paralinguistic=None):
         """Tokens of a padded batch.
@@ -275,8 +320,9 @@ class UniCodec(nn.Module):
         wav, num_samples, lens = self.pad_batch(wav, wav_lens, "wav")
         global_vector = self._global_vector(wav, lens)
         frames, num_frames = self._frames(wav, lens, num_samples)
+        _, features = self._analyse(wav, lens)
         g, s, p = self.quantizer.quantize(
-            frames, num_frames, global_vector, num_paralinguistic
+            frames, num_frames, global_vector, num_paralinguistic, prosody=features
         )
         return Tokens(g, s, p, num_samples)
 

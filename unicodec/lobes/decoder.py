@@ -9,6 +9,8 @@ Authors
  * UniCodec authors 2026
 """
 
+import math
+
 import torch
 from torch import nn
 
@@ -45,17 +47,118 @@ class ISTFTHead(nn.Module):
 
     def forward(self, x):
         """Waveform ``[B, T * hop_length]`` of frames ``[B, T, dim]``."""
-        log_mag, phase = self.proj(x).float().transpose(1, 2).chunk(2, dim=1)
-        mag = torch.exp(log_mag).clamp(max=1e2)
-        spec = torch.polar(mag, phase)
-        return torch.istft(
-            spec,
-            self.n_fft,
-            hop_length=self.hop_length,
-            window=self.window,
-            center=True,
-            length=x.shape[1] * self.hop_length,
+        with torch.autocast(x.device.type, enabled=False):  # no bf16 rounding of the STFT
+            log_mag, phase = self.proj(x.float()).transpose(1, 2).chunk(2, dim=1)
+            # a frame of a full-scale sine has magnitude n_fft / 4: allow 10 x that
+            mag = torch.exp(log_mag.clamp(max=math.log(2.5 * self.n_fft)))
+            spec = torch.polar(mag, phase)
+            return torch.istft(
+                spec,
+                self.n_fft,
+                hop_length=self.hop_length,
+                window=self.window,
+                center=True,
+                length=x.shape[1] * self.hop_length,
+            )
+
+
+class SourceFilterHead(nn.Module):
+    """Shapes harmonic and noise excitations with per-frame spectral envelopes.
+
+    The excitations (:class:`~unicodec.lobes.harmonic_source.HarmonicSource`) are taken to
+    the STFT domain, each multiplied by a non-negative envelope predicted from the frame
+    (the filter: ``exp`` of a linear map, one gain per bin), summed and inverted. The
+    harmonics' phases come from the source, so the output's pitch is the source's F0.
+
+    Arguments
+    ---------
+    dim : int
+        Input frame dimension.
+    n_fft : int
+        FFT size (>= 2 * hop_length).
+    hop_length : int
+        Samples per frame.
+
+    Example
+    -------
+    >>> head = SourceFilterHead(dim=16, n_fft=1280, hop_length=320)
+    >>> head(torch.randn(2, 10, 16), torch.randn(2, 3200), torch.randn(2, 3200)).shape
+    torch.Size([2, 3200])
+    """
+
+    def __init__(self, dim, n_fft=1280, hop_length=320):
+        super().__init__()
+        if n_fft < 2 * hop_length:
+            raise ValueError(f"n_fft ({n_fft}) must be >= 2 * hop_length ({hop_length})")
+        self.n_fft = n_fft
+        self.hop_length = hop_length
+        self.proj = nn.Linear(dim, n_fft + 2)
+        nn.init.constant_(self.proj.bias, -3.0)  # start quiet: gains of about 0.05
+        self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
+
+    def _stft(self, wav):
+        return torch.stft(
+            wav, self.n_fft, self.hop_length, window=self.window, center=True,
+            return_complex=True,
         )
+
+    def forward(self, x, harmonic, noise):
+        """Waveform ``[B, T * hop_length]`` of frames ``[B, T, dim]`` and excitations."""
+        with torch.autocast(x.device.type, enabled=False):
+            gains = self.proj(x.float()).transpose(1, 2).clamp(max=8.0).exp()
+            harmonic_gain, noise_gain = gains.chunk(2, dim=1)
+            frames = x.shape[1]
+            spec_h = self._stft(harmonic.float())[..., :frames]
+            spec_n = self._stft(noise.float())[..., :frames]
+            spec = harmonic_gain * spec_h + noise_gain * spec_n
+            return torch.istft(
+                spec, self.n_fft, hop_length=self.hop_length, window=self.window,
+                center=True, length=frames * self.hop_length,
+            )
+
+
+class PitchPredictor(nn.Module):
+    """Log-F0 and voicing per S frame from the P frames (repeated to the S rate) and G.
+
+    Pitch is read from P and G alone, never from S: the contour is P's, the level G's.
+    A small MLP over each frame's P vector, its neighbours (a convolution over three
+    frames) and G.
+
+    Arguments
+    ---------
+    input_dim : int
+        Dimension of the P frames.
+    global_dim : int
+        Dimension of G (0 for a codec without G).
+    hidden_dim : int
+        Hidden width.
+    f0_bias : float
+        Initial log-F0 (Hz, natural log).
+
+    Example
+    -------
+    >>> predictor = PitchPredictor(input_dim=16, global_dim=8, hidden_dim=32)
+    >>> predictor(torch.randn(2, 10, 16), torch.randn(2, 8)).shape
+    torch.Size([2, 10, 2])
+    """
+
+    def __init__(self, input_dim, global_dim, hidden_dim, f0_bias=math.log(150.0)):
+        super().__init__()
+        self.local = nn.Conv1d(input_dim, hidden_dim, kernel_size=3, padding=1)
+        self.global_proj = nn.Linear(global_dim, hidden_dim) if global_dim else None
+        self.mlp = nn.Sequential(
+            nn.LeakyReLU(0.1), nn.Linear(hidden_dim, hidden_dim), nn.LeakyReLU(0.1),
+            nn.Linear(hidden_dim, 2),
+        )
+        nn.init.zeros_(self.mlp[-1].bias)
+        self.mlp[-1].bias.data[0] = f0_bias
+
+    def forward(self, paralinguistic, global_vector=None):
+        """``[B, T, 2]``: log-F0 and voicing logit of P frames ``[B, T, D]`` and G."""
+        h = self.local(paralinguistic.transpose(1, 2)).transpose(1, 2)
+        if self.global_proj is not None:
+            h = h + self.global_proj(global_vector).unsqueeze(1)
+        return self.mlp(h)
 
 
 class FusionDecoder(nn.Module):
@@ -84,6 +187,14 @@ class FusionDecoder(nn.Module):
         FFT size of the inverse-STFT head.
     hop_length : int
         Samples per S frame.
+    source : HarmonicSource, optional
+        With a source the decoder is a source-filter one: it predicts each frame's log-F0
+        and voicing from the fused frames (:meth:`decode`), builds the harmonic and noise
+        excitations from that F0 (or from a given one) and shapes them
+        (:class:`SourceFilterHead`). Without, an inverse-STFT head predicts magnitude and
+        phase (Vocos).
+    f0_bias : float
+        Initial log-F0 of the pitch prediction (Hz, natural log).
 
     Example
     -------
@@ -106,6 +217,8 @@ class FusionDecoder(nn.Module):
         paralinguistic_stride=2,
         n_fft=1280,
         hop_length=320,
+        source=None,
+        f0_bias=math.log(150.0),
     ):
         super().__init__()
         self.paralinguistic_stride = paralinguistic_stride
@@ -130,10 +243,20 @@ class FusionDecoder(nn.Module):
             dim, num_transformer_layers, num_heads, ffn_dim=4 * dim
         )
         self.norm = nn.LayerNorm(dim, eps=1e-6)
-        self.head = ISTFTHead(dim, n_fft=n_fft, hop_length=hop_length)
+        self.source = source
+        if source is None:
+            self.head = ISTFTHead(dim, n_fft=n_fft, hop_length=hop_length)
+            self.pitch = None
+        else:
+            if source.hop_length != hop_length:
+                raise ValueError(
+                    f"source hop ({source.hop_length}) != decoder hop ({hop_length})"
+                )
+            self.head = SourceFilterHead(dim, n_fft=n_fft, hop_length=hop_length)
+            self.pitch = PitchPredictor(input_dim, global_dim or 0, dim, f0_bias=f0_bias)
 
     def forward(self, semantic, paralinguistic, global_vector, mask=None):
-        """Decodes a batch.
+        """Decodes a batch (the waveform of :meth:`decode`).
 
         Arguments
         ---------
@@ -151,9 +274,29 @@ class FusionDecoder(nn.Module):
         torch.Tensor
             ``[B, Ts * hop_length]`` waveform.
         """
+        return self.decode(semantic, paralinguistic, global_vector, mask)[0]
+
+    def decode(self, semantic, paralinguistic, global_vector, mask=None, log_f0=None):
+        """Decodes a batch; returns the waveform and the predicted pitch.
+
+        Arguments
+        ---------
+        semantic, paralinguistic, global_vector, mask
+            As in :meth:`forward`.
+        log_f0 : torch.Tensor, optional
+            ``[B, Ts]`` log-F0 the harmonic source uses instead of the predicted one
+            (teacher forcing in training).
+
+        Returns
+        -------
+        wav : torch.Tensor
+            ``[B, Ts * hop_length]`` waveform.
+        pitch : torch.Tensor or None
+            ``[B, Ts, 2]`` predicted log-F0 and voicing logit (None without a source).
+        """
         length = semantic.shape[1]
-        para = self.paralinguistic_proj(paralinguistic)
-        para = para.repeat_interleave(self.paralinguistic_stride, dim=1)[:, :length]
+        para_frames = paralinguistic.repeat_interleave(self.paralinguistic_stride, dim=1)
+        para = self.paralinguistic_proj(para_frames[:, :length])
         if para.shape[1] < length:
             raise ValueError(
                 f"{paralinguistic.shape[1]} paralinguistic frames cannot cover "
@@ -167,5 +310,10 @@ class FusionDecoder(nn.Module):
         cond = None if self.global_proj is None else self.global_proj(global_vector)
         for block in self.blocks:
             x = block(x, mask, cond=cond)
-        x = self.transformer(x, mask)
-        return self.head(self.norm(x))
+        x = self.norm(self.transformer(x, mask))
+        if self.source is None:
+            return self.head(x), None
+        pitch = self.pitch(para_frames[:, :length], global_vector)
+        source_f0 = pitch[..., 0].detach() if log_f0 is None else log_f0
+        harmonic, noise = self.source(source_f0[:, :length])
+        return self.head(x, harmonic, noise), pitch

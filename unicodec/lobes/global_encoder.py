@@ -38,6 +38,13 @@ class GlobalEncoder(nn.Module):
         Hidden size of the attentive pooling.
     output_dim : int
         Size of the utterance vector.
+    pitch_stats : ProsodyFeatures, optional
+        When given, the utterance's voiced log-F0 mean and spread (its ``stats``) join the
+        pooled statistics: the voice's pitch level, which the P tokens leave out.
+
+    The blocks see the log-mel with its utterance mean removed (a channel-invariant view);
+    the mean itself, the long-term spectrum and the clearest timbre cue, joins the pooled
+    statistics through a projection of its own.
 
     Example
     -------
@@ -56,9 +63,12 @@ class GlobalEncoder(nn.Module):
         num_blocks=4,
         attention_channels=128,
         output_dim=256,
+        pitch_stats=None,
     ):
         super().__init__()
         self.hop_length = hop_length
+        self.pitch_stats = pitch_stats
+        num_stats = 0 if pitch_stats is None else pitch_stats.num_stats
         self.melspec = torchaudio.transforms.MelSpectrogram(
             sample_rate=sample_rate,
             n_fft=n_fft,
@@ -76,7 +86,8 @@ class GlobalEncoder(nn.Module):
         self.pooling = AttentiveStatisticsPooling(
             dim, attention_channels=attention_channels
         )
-        self.output = nn.Linear(2 * dim, output_dim)
+        self.spectrum_proj = nn.Linear(n_mels, dim)
+        self.output = nn.Linear(3 * dim + num_stats, output_dim)
 
     def forward(self, wav, wav_lens):
         """One vector ``[B, output_dim]`` per utterance of a padded batch ``[B, T]``."""
@@ -93,4 +104,8 @@ class GlobalEncoder(nn.Module):
         # ``lengths * L`` can never admit a padded frame
         lens = count_to_relative(counts.float() - 0.5, x.shape[1])
         pooled = self.pooling(x.transpose(1, 2), lens).squeeze(-1)
-        return self.output(pooled)
+        parts = [pooled, self.spectrum_proj(mean.squeeze(1))]
+        if self.pitch_stats is not None:
+            stats = self.pitch_stats(wav, wav_lens)["stats"]
+            parts.append(torch.stack([4.0 * (stats[:, 0] - 5.0), 4.0 * stats[:, 1]], -1))
+        return self.output(torch.cat([p.to(pooled.dtype) for p in parts], -1))

@@ -68,6 +68,10 @@ class MultiScaleQuantizer(nn.Module):
         Dimension of the encoder frames.
     paralinguistic_stride : int
         S frames per P frame.
+    prosody_dim : int
+        Number of explicit prosody features per S frame (e.g.
+        :class:`~unicodec.lobes.pitch_tracker.ProsodyFeatures`: relative log-F0,
+        periodicity, relative log-energy) pooled into P beside the residual; 0 for none.
 
     Example
     -------
@@ -91,14 +95,16 @@ class MultiScaleQuantizer(nn.Module):
         paralinguistic_quantizer,
         frame_dim,
         paralinguistic_stride=2,
+        prosody_dim=0,
     ):
         super().__init__()
+        self.prosody_dim = prosody_dim
         self.global_quantizer = global_quantizer
         self.semantic_quantizer = semantic_quantizer
         self.paralinguistic_quantizer = paralinguistic_quantizer
         self.paralinguistic_stride = paralinguistic_stride
         self.pool = nn.Conv1d(
-            frame_dim,
+            frame_dim + prosody_dim,
             frame_dim,
             kernel_size=paralinguistic_stride,
             stride=paralinguistic_stride,
@@ -152,11 +158,20 @@ class MultiScaleQuantizer(nn.Module):
         para_mask = frame_mask(para_frames, length // self.paralinguistic_stride)
         return semantic_mask, para_mask
 
-    def _pool_residual(self, frames, semantic, semantic_mask):
-        residual = (frames - semantic) * semantic_mask.unsqueeze(-1).to(frames.dtype)
+    def _pool_residual(self, frames, semantic, semantic_mask, prosody=None):
+        # S is straight-through (frames + (q - frames).detach()): frames - S would carry no
+        # gradient to the encoder. frames - detached S has the same value and passes the
+        # encoder P's whole gradient.
+        residual = frames - semantic.detach()
+        if self.prosody_dim:
+            if prosody is None or prosody.shape[-1] != self.prosody_dim:
+                got = None if prosody is None else prosody.shape[-1]
+                raise ValueError(f"P needs {self.prosody_dim} prosody features, got {got}")
+            residual = torch.cat([residual, prosody[:, : residual.shape[1]].to(residual)], -1)
+        residual = residual * semantic_mask.unsqueeze(-1).to(residual.dtype)
         return self.pool(residual.transpose(1, 2)).transpose(1, 2)
 
-    def forward(self, frames, num_frames, global_vector):
+    def forward(self, frames, num_frames, global_vector, prosody=None):
         """Quantizes the three streams (training path: updates codebooks).
 
         Arguments
@@ -167,6 +182,8 @@ class MultiScaleQuantizer(nn.Module):
             ``[B]`` long, valid frames of each utterance.
         global_vector : torch.Tensor
             ``[B, Dg]`` utterance vectors.
+        prosody : torch.Tensor, optional
+            ``[B, T, prosody_dim]`` explicit prosody features (when ``prosody_dim > 0``).
 
         Returns
         -------
@@ -175,7 +192,7 @@ class MultiScaleQuantizer(nn.Module):
         semantic_mask, para_mask = self._masks(num_frames, frames.shape[1])
         g, g_codes, g_loss = self._global(global_vector)
         s, s_codes, s_loss = self.semantic_quantizer(frames, semantic_mask)
-        pooled = self._pool_residual(frames, s, semantic_mask)
+        pooled = self._pool_residual(frames, s, semantic_mask, prosody)
         p, p_codes, p_loss = self.paralinguistic_quantizer(pooled, para_mask)
         p = p * para_mask.unsqueeze(-1).to(p.dtype)
         return QuantizerOutput(
@@ -190,7 +207,7 @@ class MultiScaleQuantizer(nn.Module):
             losses={"global": g_loss, "semantic": s_loss, "paralinguistic": p_loss},
         )
 
-    def quantize(self, frames, num_frames, global_vector, num_paralinguistic=None):
+    def quantize(self, frames, num_frames, global_vector, num_paralinguistic=None, prosody=None):
         """Tokens of the three streams (no codebook update).
 
         Arguments
@@ -199,6 +216,8 @@ class MultiScaleQuantizer(nn.Module):
             As in :meth:`forward`.
         num_paralinguistic : int, optional
             Keep only the first codebooks of P (a lower bitrate).
+        prosody : torch.Tensor, optional
+            As in :meth:`forward`.
 
         Returns
         -------
@@ -212,7 +231,7 @@ class MultiScaleQuantizer(nn.Module):
             g_codes = self._global(global_vector)[1]
         s_codes = self.semantic_quantizer.encode(frames, semantic_mask)
         s = self.semantic_quantizer.decode(s_codes)
-        pooled = self._pool_residual(frames, s, semantic_mask)
+        pooled = self._pool_residual(frames, s, semantic_mask, prosody)
         p_codes = self.paralinguistic_quantizer.encode(
             pooled, para_mask, num_quantizers=num_paralinguistic
         )

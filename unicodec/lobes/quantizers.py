@@ -142,6 +142,11 @@ class VectorQuantizer(nn.Module):
         Initialise the codebook by k-means on the first training batch.
     kmeans_iters : int
         k-means iterations.
+    kmeans_samples : int
+        When the first batch holds fewer vectors than this (G: a few per batch for tens of
+        codes), the training vectors of the following batches are kept too, and once
+        this many are in hand the codebook is initialised again by k-means over all of
+        them (0: the first batch only).
     dead_code_threshold : float
         A code is restarted when its usage (EMA of assignments per batch) falls below
         this fraction of the mean usage of all codes. 0 disables restarts.
@@ -172,6 +177,7 @@ class VectorQuantizer(nn.Module):
         commitment_weight=0.25,
         kmeans_init=True,
         kmeans_iters=10,
+        kmeans_samples=0,
         dead_code_threshold=0.05,
         epsilon=1e-5,
     ):
@@ -199,6 +205,8 @@ class VectorQuantizer(nn.Module):
             self.codebook = nn.Parameter(init)
         self.register_buffer("cluster_size", torch.ones(codebook_size))
         self.register_buffer("initialized", torch.tensor(not kmeans_init))
+        self.kmeans_samples = kmeans_samples if kmeans_init else 0
+        self._reservoir = []  # training vectors kept for the second k-means
 
     def forward(self, x, mask=None):
         """Quantizes ``x`` ``[B, T, D]``; updates the codebook when training.
@@ -212,11 +220,23 @@ class VectorQuantizer(nn.Module):
         loss : torch.Tensor
             Commitment (and, for learned codebooks, codebook) loss over valid frames.
         """
+        with torch.autocast(x.device.type, enabled=False):  # codebooks stay fp32
+            return self._quantize(x.float(), mask)
+
+    def _quantize(self, x, mask):
         z = self.project_in(x)
         flat = z.reshape(-1, self.codebook_dim)
         valid = flat if mask is None else flat[mask.reshape(-1)]
         if self.training and not bool(self.initialized):
             self._kmeans_init(valid.detach())
+            if valid.shape[0] < self.kmeans_samples:
+                self._reservoir = [valid.detach()]
+        elif self.training and self._reservoir:
+            self._reservoir.append(valid.detach())
+            kept = torch.cat(self._reservoir)
+            if kept.shape[0] >= self.kmeans_samples:
+                self._reservoir = []
+                self._kmeans_init(kept)
         codes = _nearest(flat.detach(), self.codebook.detach())
         quantized = F.embedding(codes, self.codebook).view_as(z)
         valid_codes = codes if mask is None else codes[mask.reshape(-1)]
@@ -370,6 +390,7 @@ class ResidualVectorQuantizer(nn.Module):
             Sum of the kept stages' losses.
         """
         keep = self.active_quantizers() if self.training else self.num_quantizers
+        x = x.float()
         residual = x
         quantized = torch.zeros_like(x)
         loss = x.new_zeros(())
@@ -379,7 +400,9 @@ class ResidualVectorQuantizer(nn.Module):
             weight = 1.0 if index < keep else 0.0
             quantized = quantized + weight * stage_out
             loss = loss + weight * stage_loss
-            residual = residual - stage_out.detach()
+            # stage_out is straight-through to its input, so the next residual carries no
+            # gradient to x: the sum of the stages passes x's gradient once (the identity)
+            residual = residual - stage_out
             all_codes.append(codes)
         return quantized, torch.stack(all_codes, dim=-1), loss
 

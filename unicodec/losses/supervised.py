@@ -430,3 +430,56 @@ class PhoneClassifier(nn.Module):
         return F.cross_entropy(
             logits.transpose(1, 2), targets, ignore_index=self.ignore_index
         )
+
+
+class PitchLoss(nn.Module):
+    """Teaches a source-filter decoder's pitch prediction the analysed pitch.
+
+    L1 between the predicted and the analysed log-F0 (interpolated through unvoiced
+    frames, which weigh ``unvoiced_weight``), plus the binary cross-entropy of the
+    predicted voicing; both over valid frames.
+
+    Arguments
+    ---------
+    unvoiced_weight : float
+        Weight of the F0 error on unvoiced frames (their F0 is interpolated).
+    voicing_weight : float
+        Weight of the voicing term.
+
+    Example
+    -------
+    >>> loss = PitchLoss()
+    >>> pitch = torch.zeros(2, 10, 2)
+    >>> prosody = {"log_f0": torch.zeros(2, 10), "voiced": torch.ones(2, 10, dtype=torch.bool)}
+    >>> float(loss(pitch, prosody, torch.tensor([1.0, 0.5])))  # F0 exact, voicing at chance
+    0.6931...
+    """
+
+    def __init__(self, unvoiced_weight=0.1, voicing_weight=1.0):
+        super().__init__()
+        self.unvoiced_weight = unvoiced_weight
+        self.voicing_weight = voicing_weight
+
+    def forward(self, pitch, prosody, lengths=None):
+        """Returns the loss (a scalar).
+
+        Arguments
+        ---------
+        pitch : torch.Tensor
+            ``[B, T, 2]`` predicted log-F0 and voicing logit.
+        prosody : dict
+            ``log_f0`` and ``voiced`` ``[B, T']`` (``ProsodyFeatures``' output).
+        lengths : torch.Tensor, optional
+            ``[B]`` relative lengths; time axes are cut to the shorter one.
+        """
+        num_frames = min(pitch.shape[1], prosody["log_f0"].shape[1])
+        valid = relative_frame_mask(lengths, pitch.shape[1], pitch.device)
+        valid = valid.expand(pitch.shape[0], -1)[:, :num_frames].float()
+        pred = pitch[:, :num_frames].float()
+        voiced = prosody["voiced"][:, :num_frames].float()
+        weight = valid * (voiced + self.unvoiced_weight * (1 - voiced))
+        error = (pred[..., 0] - prosody["log_f0"][:, :num_frames].float()).abs()
+        f0_loss = (error * weight).sum() / weight.sum().clamp(min=1)
+        bce = F.binary_cross_entropy_with_logits(pred[..., 1], voiced, reduction="none")
+        voicing_loss = (bce * valid).sum() / valid.sum().clamp(min=1)
+        return f0_loss + self.voicing_weight * voicing_loss
