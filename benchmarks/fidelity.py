@@ -124,6 +124,31 @@ def voice_conversion(codec, data, f0s, speaker, num_pairs, seed=0):
             "vc_pairs": pairs}
 
 
+@torch.no_grad()
+def style_probe(codec, data, label="style", seed=0):
+    """Accuracy of a linear probe of ``label`` on held-out speakers, from G+P and from S."""
+    from unicodec import probes
+
+    embeddings = []
+    for item, wav in data:
+        if item.get(label) is None:
+            continue
+        tokens = codec.encode(wav[None])
+        embeddings.append(probes.utterance_embeddings(codec, item["id"], wav, tokens,
+                                                      labels=item, with_f0=False))
+    if len({e.labels[label] for e in embeddings}) < 2:
+        return None
+    train, test = probes.split_by_speaker(embeddings, seed=seed)
+    streams = ["semantic"]
+    if codec.num_codebooks()["global"]:
+        streams = ["global+paralinguistic", "global", "paralinguistic", "semantic"]
+    else:
+        streams = ["paralinguistic", "semantic"]
+    results = probes.label_probe(train, test, label, streams=streams, seed=seed)
+    return {f"style_from_{r.stream.replace('global', 'G').replace('paralinguistic', 'P')}"
+            .replace("semantic", "S"): r.score for r in results} or None
+
+
 def save_picture(path, original, systems, title):
     """Spectrograms and Harvest F0 contours of an original and its rebuilt versions."""
     import matplotlib
@@ -170,8 +195,12 @@ def render(results, systems, bitrates):
     header = "| metric | source | " + " | ".join(
         f"{s} ({bitrates[s]:.0f} bps)" for s in systems) + " |"
     lines += [header, "|---|---|" + "---|" * len(systems)]
-    for key, label in METRICS + [("vc_closer_to_target", "VC by G swap: closer to target"),
-                                 ("vc_f0_moved_to_target", "VC by G swap: F0 moved to target")]:
+    extra = [("vc_closer_to_target", "VC by G swap: closer to target"),
+             ("vc_f0_moved_to_target", "VC by G swap: F0 moved to target"),
+             ("style_from_G+P", "style probe from G+P (held-out speakers)"),
+             ("style_from_G", "style probe from G"), ("style_from_P", "style probe from P"),
+             ("style_from_S", "style probe from S")]
+    for key, label in METRICS + extra:
         for source, per_system in results.items():
             cells = [fmt(per_system.get(s, {}).get(key)) for s in systems]
             if all(c == "-" for c in cells):
@@ -195,6 +224,8 @@ def main(argv=None):
     parser.add_argument("--max-utterances", type=int, default=24)
     parser.add_argument("--max-seconds", type=float, default=6.0)
     parser.add_argument("--vc-pairs", type=int, default=20)
+    parser.add_argument("--style-utterances", type=int, default=200,
+                        help="utterances embedded for the style probe (0: no probe)")
     parser.add_argument("--output", default="results/fidelity")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
@@ -250,6 +281,11 @@ def main(argv=None):
         results[name] = {s: summarize(rows[s]) for s in systems}
         results[name]["_utterances"] = len(data)
         for m, codec in models.items():
+            if args.style_utterances:
+                style_data = load_items(path, args.style_utterances, args.max_seconds, seed=1)
+                style = style_probe(codec, style_data)
+                if style:
+                    results[name][m].update(style)
             if codec.num_codebooks()["global"]:
                 vc = voice_conversion(codec, data, f0s, speaker, args.vc_pairs)
                 if vc:

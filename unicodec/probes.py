@@ -127,7 +127,12 @@ class UtteranceEmbeddings:
         raise KeyError(f"Unknown stream {stream!r}; choose among {STREAMS}")
 
     def pooled(self, stream):
-        """One vector per utterance: G, or the mean and standard deviation of S or P frames."""
+        """One vector per utterance: G, or the mean and standard deviation of S or P frames.
+
+        Streams joined by ``+`` (``"global+paralinguistic"``) give their vectors side by side.
+        """
+        if "+" in stream:
+            return torch.cat([self.pooled(part) for part in stream.split("+")])
         if stream == "global":
             return self.global_vector
         feats = self.semantic if stream == "semantic" else self.paralinguistic

@@ -41,6 +41,9 @@ class GlobalEncoder(nn.Module):
     pitch_stats : ProsodyFeatures, optional
         When given, the utterance's voiced log-F0 mean and spread (its ``stats``) join the
         pooled statistics: the voice's pitch level, which the P tokens leave out.
+    pitch_level : bool
+        Append the mean log-F0 itself as one more output (``output_dim + 1`` in all), for
+        :class:`~unicodec.lobes.quantizers.PitchLevelQuantizer`'s scalar level token.
 
     The blocks see the log-mel with its utterance mean removed (a channel-invariant view);
     the mean itself, the long-term spectrum and the clearest timbre cue, joins the pooled
@@ -64,8 +67,12 @@ class GlobalEncoder(nn.Module):
         attention_channels=128,
         output_dim=256,
         pitch_stats=None,
+        pitch_level=False,
     ):
         super().__init__()
+        if pitch_level and pitch_stats is None:
+            raise ValueError("pitch_level needs pitch_stats (a ProsodyFeatures)")
+        self.pitch_level = pitch_level
         self.hop_length = hop_length
         self.pitch_stats = pitch_stats
         num_stats = 0 if pitch_stats is None else pitch_stats.num_stats
@@ -90,7 +97,8 @@ class GlobalEncoder(nn.Module):
         self.output = nn.Linear(3 * dim + num_stats, output_dim)
 
     def forward(self, wav, wav_lens):
-        """One vector ``[B, output_dim]`` per utterance of a padded batch ``[B, T]``."""
+        """One vector ``[B, output_dim]`` (``+ 1`` with ``pitch_level``) per utterance of a
+        padded batch ``[B, T]``."""
         num_samples = relative_to_count(wav_lens, wav.shape[-1])
         logmel = torch.log(self.melspec(wav) + 1e-5).transpose(1, 2)  # [B, T, M]
         counts = torch.div(num_samples, self.hop_length, rounding_mode="floor") + 1
@@ -108,4 +116,7 @@ class GlobalEncoder(nn.Module):
         if self.pitch_stats is not None:
             stats = self.pitch_stats(wav, wav_lens)["stats"]
             parts.append(torch.stack([4.0 * (stats[:, 0] - 5.0), 4.0 * stats[:, 1]], -1))
-        return self.output(torch.cat([p.to(pooled.dtype) for p in parts], -1))
+        vector = self.output(torch.cat([p.to(pooled.dtype) for p in parts], -1))
+        if self.pitch_level:
+            vector = torch.cat([vector, stats[:, :1].to(vector.dtype)], -1)
+        return vector

@@ -1,8 +1,9 @@
 """The excitation of a source-filter decoder: harmonics of a frame-rate F0, and noise.
 
 The F0 contour (one log-F0 per frame) is interpolated to the sample rate and integrated
-into a phase; the source is the sum of its harmonics below Nyquist (each faded out as it
-nears Nyquist, so nothing aliases), normalised to unit power. Harmonics follow an F0 glide
+into a phase; the source is the sum of its harmonics below Nyquist at equal amplitude
+(nothing aliases), normalised to unit power, computed in closed form (three sines per
+sample, whatever the number of harmonics). Harmonics follow an F0 glide
 sample by sample, so pitch needs no learning: the decoder only shapes the source's
 spectrum (as in NSF and DDSP vocoders). The noise source is a fixed pseudo-random sequence,
 so decoding is deterministic.
@@ -52,9 +53,6 @@ class HarmonicSource(nn.Module):
         generator = torch.Generator().manual_seed(0)
         noise = torch.randn(int(noise_seconds * sample_rate), generator=generator)
         self.register_buffer("noise", noise, persistent=False)
-        self.register_buffer(
-            "orders", torch.arange(1, max_harmonics + 1, dtype=torch.float32), persistent=False
-        )
 
     def upsample(self, frames):
         """``[B, T]`` frame values linearly interpolated to ``[B, T * hop]`` samples."""
@@ -80,12 +78,19 @@ class HarmonicSource(nn.Module):
             # phase in cycles, wrapped each sample step to keep float32 precise
             increments = f0 / self.sample_rate
             phase = torch.cumsum(increments.double(), dim=1).remainder(1.0).float()
-            nyquist = self.sample_rate / 2
-            freqs = f0.unsqueeze(-1) * self.orders  # [B, N, H]
-            gain = ((nyquist - freqs) / (0.1 * nyquist)).clamp(0, 1)  # fade near Nyquist
-            waves = torch.sin(2 * math.pi * phase.unsqueeze(-1) * self.orders) * gain
-            power = gain.pow(2).sum(-1).clamp(min=1) / 2
-            harmonic = waves.sum(-1) / power.sqrt()
+            # every harmonic below Nyquist at equal amplitude (a band-limited pulse train),
+            # in closed form: sum_{k<=K} sin(k x) = sin(K x / 2) sin((K + 1) x / 2) / sin(x / 2)
+            count = (self.sample_rate / 2 / f0).floor().clamp(1, self.max_harmonics)
+            angle = 2 * math.pi * phase
+            half = torch.sin(angle / 2)
+            series = torch.sin(count * angle / 2) * torch.sin((count + 1) * angle / 2)
+            # near x = 0 (mod 2 pi) both vanish: the sum is K (K + 1) / 2 * x there
+            offset = angle - 2 * math.pi * torch.round(phase)
+            small = half.abs() < 1e-3
+            harmonic = torch.where(
+                small, count * (count + 1) / 2 * offset, series / torch.where(small, 1.0, half)
+            )
+            harmonic = harmonic / (count / 2).sqrt()
             repeats = math.ceil(f0.shape[1] / self.noise.shape[0])
             noise = self.noise.repeat(repeats)[: f0.shape[1]].expand_as(harmonic)
         return harmonic, noise

@@ -11,6 +11,8 @@ Authors
  * UniCodec authors 2026
 """
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -431,3 +433,96 @@ class ResidualVectorQuantizer(nn.Module):
         for index in range(codes.shape[-1]):
             out = out + self.quantizers[index].decode(codes[..., index])
         return out
+
+
+class PitchLevelQuantizer(nn.Module):
+    """G's quantizer with a pitch-level token: a scalar code for the voice's mean log-F0.
+
+    The input's last dimension is the utterance's mean log-F0 (natural log of Hz, e.g.
+    the last output of :class:`~unicodec.lobes.global_encoder.GlobalEncoder` with
+    ``pitch_level=True``); it is coded by uniform scalar quantization on a log scale
+    between ``f0_min`` and ``f0_max`` into ``codebook_size`` levels (about 65 cents apart
+    for 64 levels), and the other dimensions by a :class:`ResidualVectorQuantizer`. The
+    level is token 0, the learned codes follow. A level learned as one more vector code
+    snaps to the nearest training voice's; a scalar code keeps an unseen voice's level.
+    The output's last dimension is the dequantized level, standardised
+    (``4 * (log_f0 - 5)``, about unit range) for the decoder.
+
+    Arguments
+    ---------
+    input_dim : int
+        Dimension of the input, the level included.
+    num_quantizers : int
+        Stages of the residual VQ of the other dimensions (``num_quantizers + 1`` tokens).
+    codebook_size : int
+        Codes per stage, and pitch levels.
+    f0_min, f0_max : float
+        Range of the levels (Hz).
+    **vq_kwargs
+        Arguments of the residual VQ (``ema``, ``decay``, ``kmeans_samples``, ...).
+
+    Example
+    -------
+    >>> import math
+    >>> quantizer = PitchLevelQuantizer(input_dim=9, num_quantizers=2, codebook_size=64)
+    >>> x = torch.cat([torch.randn(2, 1, 8), torch.log(torch.tensor([[[110.0]], [[220.0]]]))], -1)
+    >>> quantized, codes, loss = quantizer(x)
+    >>> codes.shape, quantizer.num_quantizers
+    (torch.Size([2, 1, 3]), 3)
+    >>> levels = [math.exp(v / 4 + 5) for v in quantized[:, 0, -1].tolist()]
+    >>> [abs(1200 * math.log2(f / f0)) < 33 for f, f0 in zip(levels, [110, 220])]  # cents
+    [True, True]
+    """
+
+    def __init__(self, input_dim, num_quantizers=2, codebook_size=64, f0_min=50.0,
+                 f0_max=550.0, **vq_kwargs):
+        super().__init__()
+        self.input_dim = input_dim
+        self.levels = codebook_size
+        self.log_min, self.log_max = math.log(f0_min), math.log(f0_max)
+        self.vectors = ResidualVectorQuantizer(
+            input_dim - 1, num_quantizers=num_quantizers, codebook_size=codebook_size,
+            **vq_kwargs,
+        )
+
+    @property
+    def codebook_size(self):
+        """Codes per token (the learned stages' and the number of pitch levels)."""
+        return self.levels
+
+    @property
+    def num_quantizers(self):
+        """Tokens per utterance: the pitch level and the learned stages."""
+        return self.vectors.num_quantizers + 1
+
+    def _level_codes(self, log_f0):
+        scaled = (log_f0.float() - self.log_min) / (self.log_max - self.log_min)
+        return (scaled * (self.levels - 1)).round().clamp(0, self.levels - 1).long()
+
+    def _level_values(self, codes):
+        log_f0 = self.log_min + codes.float() / (self.levels - 1) * (self.log_max - self.log_min)
+        return 4.0 * (log_f0 - 5.0)
+
+    def forward(self, x, mask=None):
+        """Quantizes ``x`` ``[B, T, input_dim]``: ``(quantized, codes [B, T, K + 1], loss)``."""
+        quantized, codes, loss = self.vectors(x[..., :-1], mask)
+        level = self._level_codes(x[..., -1])
+        out = torch.cat([quantized, self._level_values(level).unsqueeze(-1)], -1)
+        return out, torch.cat([level.unsqueeze(-1), codes], -1), loss
+
+    def encode(self, x, mask=None, num_quantizers=None):
+        """Codes ``[B, T, K + 1]`` of ``x`` (the level first)."""
+        learned = None if num_quantizers is None else max(num_quantizers - 1, 0)
+        codes = self.vectors.encode(x[..., :-1], mask, num_quantizers=learned or None)
+        return torch.cat([self._level_codes(x[..., -1]).unsqueeze(-1), codes], -1)
+
+    def decode(self, codes):
+        """Vectors ``[B, T, input_dim]`` of codes ``[B, T, K + 1]``."""
+        if codes.shape[-1] > self.num_quantizers:
+            raise ValueError(
+                f"got {codes.shape[-1]} codebooks, this quantizer has {self.num_quantizers}"
+            )
+        if codes.shape[-1] == 0:
+            return self.vectors.decode(codes).new_zeros(*codes.shape[:-1], self.input_dim)
+        vectors = self.vectors.decode(codes[..., 1:])
+        return torch.cat([vectors, self._level_values(codes[..., 0]).unsqueeze(-1)], -1)
