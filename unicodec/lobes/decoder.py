@@ -187,6 +187,9 @@ class FusionDecoder(nn.Module):
         FFT size of the inverse-STFT head.
     hop_length : int
         Samples per S frame.
+    paralinguistic_dim : int, optional
+        Dimension of the P frames when it differs from ``input_dim`` (an explicit pitch
+        token adds one).
     source : HarmonicSource, optional
         With a source the decoder is a source-filter one: it predicts each frame's log-F0
         and voicing from the fused frames (:meth:`decode`), builds the harmonic and noise
@@ -219,12 +222,14 @@ class FusionDecoder(nn.Module):
         hop_length=320,
         source=None,
         f0_bias=math.log(150.0),
+        paralinguistic_dim=None,
     ):
         super().__init__()
         self.paralinguistic_stride = paralinguistic_stride
         self.hop_length = hop_length
         self.semantic_proj = nn.Linear(input_dim, dim)
-        self.paralinguistic_proj = nn.Linear(input_dim, dim)
+        paralinguistic_dim = paralinguistic_dim or input_dim
+        self.paralinguistic_proj = nn.Linear(paralinguistic_dim, dim)
         self.paralinguistic_smooth = nn.Conv1d(
             dim, dim, kernel_size=2 * paralinguistic_stride + 1,
             padding=paralinguistic_stride, groups=dim,
@@ -253,7 +258,9 @@ class FusionDecoder(nn.Module):
                     f"source hop ({source.hop_length}) != decoder hop ({hop_length})"
                 )
             self.head = SourceFilterHead(dim, n_fft=n_fft, hop_length=hop_length)
-            self.pitch = PitchPredictor(input_dim, global_dim or 0, dim, f0_bias=f0_bias)
+            self.pitch = PitchPredictor(
+                paralinguistic_dim, global_dim or 0, dim, f0_bias=f0_bias
+            )
 
     def forward(self, semantic, paralinguistic, global_vector, mask=None):
         """Decodes a batch (the waveform of :meth:`decode`).

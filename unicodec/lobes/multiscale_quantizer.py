@@ -72,6 +72,11 @@ class MultiScaleQuantizer(nn.Module):
         Number of explicit prosody features per S frame (e.g.
         :class:`~unicodec.lobes.pitch_tracker.ProsodyFeatures`: relative log-F0,
         periodicity, relative log-energy) pooled into P beside the residual; 0 for none.
+    pitch_token : bool
+        Give P's quantizer each P frame's mean relative log-F0 (the first prosody feature)
+        as one more input dimension, for a
+        :class:`~unicodec.lobes.quantizers.PitchLevelQuantizer` that codes it as an
+        explicit token (the P vectors are then ``frame_dim + 1`` wide).
 
     Example
     -------
@@ -96,9 +101,13 @@ class MultiScaleQuantizer(nn.Module):
         frame_dim,
         paralinguistic_stride=2,
         prosody_dim=0,
+        pitch_token=False,
     ):
         super().__init__()
+        if pitch_token and not prosody_dim:
+            raise ValueError("pitch_token needs the prosody features (prosody_dim > 0)")
         self.prosody_dim = prosody_dim
+        self.pitch_token = pitch_token
         self.global_quantizer = global_quantizer
         self.semantic_quantizer = semantic_quantizer
         self.paralinguistic_quantizer = paralinguistic_quantizer
@@ -169,7 +178,13 @@ class MultiScaleQuantizer(nn.Module):
                 raise ValueError(f"P needs {self.prosody_dim} prosody features, got {got}")
             residual = torch.cat([residual, prosody[:, : residual.shape[1]].to(residual)], -1)
         residual = residual * semantic_mask.unsqueeze(-1).to(residual.dtype)
-        return self.pool(residual.transpose(1, 2)).transpose(1, 2)
+        pooled = self.pool(residual.transpose(1, 2)).transpose(1, 2)
+        if self.pitch_token:
+            # the first prosody feature is 4 x (log-F0 - the utterance's mean)
+            contour = prosody[:, : residual.shape[1], 0].to(pooled) / 4.0
+            contour = contour.unflatten(1, (-1, self.paralinguistic_stride)).mean(-1)
+            pooled = torch.cat([pooled, contour.unsqueeze(-1)], -1)
+        return pooled
 
     def forward(self, frames, num_frames, global_vector, prosody=None):
         """Quantizes the three streams (training path: updates codebooks).

@@ -436,17 +436,18 @@ class ResidualVectorQuantizer(nn.Module):
 
 
 class PitchLevelQuantizer(nn.Module):
-    """G's quantizer with a pitch-level token: a scalar code for the voice's mean log-F0.
+    """A residual VQ with one explicit scalar token: a pitch level, coded on a log scale.
 
-    The input's last dimension is the utterance's mean log-F0 (natural log of Hz, e.g.
-    the last output of :class:`~unicodec.lobes.global_encoder.GlobalEncoder` with
-    ``pitch_level=True``); it is coded by uniform scalar quantization on a log scale
-    between ``f0_min`` and ``f0_max`` into ``codebook_size`` levels (about 65 cents apart
-    for 64 levels), and the other dimensions by a :class:`ResidualVectorQuantizer`. The
-    level is token 0, the learned codes follow. A level learned as one more vector code
-    snaps to the nearest training voice's; a scalar code keeps an unseen voice's level.
-    The output's last dimension is the dequantized level, standardised
-    (``4 * (log_f0 - 5)``, about unit range) for the decoder.
+    The input's last dimension is a log-F0 value: for G the utterance's mean log-F0
+    (natural log of Hz, the last output of
+    :class:`~unicodec.lobes.global_encoder.GlobalEncoder` with ``pitch_level=True``), for
+    P each frame's log-F0 relative to the utterance's mean. It is coded by uniform scalar
+    quantization between ``log_f0_min`` and ``log_f0_max`` into ``codebook_size`` levels,
+    and the other dimensions by a :class:`ResidualVectorQuantizer`; the level is token 0,
+    the learned codes follow. A level learned as one more vector code would snap to the
+    nearest training voice's; a scalar code keeps an unseen voice's level and contour.
+    The output's last dimension is the dequantized value, standardised as
+    ``4 * (log_f0 - center)`` (about unit range) for the decoder.
 
     Arguments
     ---------
@@ -455,15 +456,17 @@ class PitchLevelQuantizer(nn.Module):
     num_quantizers : int
         Stages of the residual VQ of the other dimensions (``num_quantizers + 1`` tokens).
     codebook_size : int
-        Codes per stage, and pitch levels.
-    f0_min, f0_max : float
-        Range of the levels (Hz).
+        Codes per stage, and levels.
+    log_f0_min, log_f0_max : float
+        Range of the levels (natural log; the defaults are 50 and 550 Hz).
+    center : float
+        Value subtracted before the output's scaling (5.0: about 150 Hz; 0 for relative
+        values).
     **vq_kwargs
         Arguments of the residual VQ (``ema``, ``decay``, ``kmeans_samples``, ...).
 
     Example
     -------
-    >>> import math
     >>> quantizer = PitchLevelQuantizer(input_dim=9, num_quantizers=2, codebook_size=64)
     >>> x = torch.cat([torch.randn(2, 1, 8), torch.log(torch.tensor([[[110.0]], [[220.0]]]))], -1)
     >>> quantized, codes, loss = quantizer(x)
@@ -472,14 +475,17 @@ class PitchLevelQuantizer(nn.Module):
     >>> levels = [math.exp(v / 4 + 5) for v in quantized[:, 0, -1].tolist()]
     >>> [abs(1200 * math.log2(f / f0)) < 33 for f, f0 in zip(levels, [110, 220])]  # cents
     [True, True]
+    >>> quantizer.encode(x, num_quantizers=1).shape  # the level alone
+    torch.Size([2, 1, 1])
     """
 
-    def __init__(self, input_dim, num_quantizers=2, codebook_size=64, f0_min=50.0,
-                 f0_max=550.0, **vq_kwargs):
+    def __init__(self, input_dim, num_quantizers=2, codebook_size=64,
+                 log_f0_min=math.log(50.0), log_f0_max=math.log(550.0), center=5.0,
+                 **vq_kwargs):
         super().__init__()
         self.input_dim = input_dim
         self.levels = codebook_size
-        self.log_min, self.log_max = math.log(f0_min), math.log(f0_max)
+        self.log_min, self.log_max, self.center = log_f0_min, log_f0_max, center
         self.vectors = ResidualVectorQuantizer(
             input_dim - 1, num_quantizers=num_quantizers, codebook_size=codebook_size,
             **vq_kwargs,
@@ -487,12 +493,12 @@ class PitchLevelQuantizer(nn.Module):
 
     @property
     def codebook_size(self):
-        """Codes per token (the learned stages' and the number of pitch levels)."""
+        """Codes per token (the learned stages' and the number of levels)."""
         return self.levels
 
     @property
     def num_quantizers(self):
-        """Tokens per utterance: the pitch level and the learned stages."""
+        """Tokens per frame: the level and the learned stages."""
         return self.vectors.num_quantizers + 1
 
     def _level_codes(self, log_f0):
@@ -501,23 +507,30 @@ class PitchLevelQuantizer(nn.Module):
 
     def _level_values(self, codes):
         log_f0 = self.log_min + codes.float() / (self.levels - 1) * (self.log_max - self.log_min)
-        return 4.0 * (log_f0 - 5.0)
+        return 4.0 * (log_f0 - self.center)
 
     def forward(self, x, mask=None):
         """Quantizes ``x`` ``[B, T, input_dim]``: ``(quantized, codes [B, T, K + 1], loss)``."""
         quantized, codes, loss = self.vectors(x[..., :-1], mask)
         level = self._level_codes(x[..., -1])
+        if mask is not None:
+            level = level.masked_fill(~mask, 0)
         out = torch.cat([quantized, self._level_values(level).unsqueeze(-1)], -1)
         return out, torch.cat([level.unsqueeze(-1), codes], -1), loss
 
     def encode(self, x, mask=None, num_quantizers=None):
-        """Codes ``[B, T, K + 1]`` of ``x`` (the level first)."""
-        learned = None if num_quantizers is None else max(num_quantizers - 1, 0)
-        codes = self.vectors.encode(x[..., :-1], mask, num_quantizers=learned or None)
-        return torch.cat([self._level_codes(x[..., -1]).unsqueeze(-1), codes], -1)
+        """Codes ``[B, T, k]`` of ``x`` with the level and the first ``k - 1`` stages."""
+        level = self._level_codes(x[..., -1])
+        if mask is not None:
+            level = level.masked_fill(~mask, 0)
+        learned = self.vectors.num_quantizers if num_quantizers is None else num_quantizers - 1
+        if learned <= 0:
+            return level.unsqueeze(-1)[..., : max(num_quantizers or 0, 0)]
+        codes = self.vectors.encode(x[..., :-1], mask, num_quantizers=learned)
+        return torch.cat([level.unsqueeze(-1), codes], -1)
 
     def decode(self, codes):
-        """Vectors ``[B, T, input_dim]`` of codes ``[B, T, K + 1]``."""
+        """Vectors ``[B, T, input_dim]`` of codes ``[B, T, k]`` (no level: zeros)."""
         if codes.shape[-1] > self.num_quantizers:
             raise ValueError(
                 f"got {codes.shape[-1]} codebooks, this quantizer has {self.num_quantizers}"
