@@ -84,6 +84,7 @@ def test_bf16_autocast_training_step_runs_on_cpu():
 
 
 PITCH_MODEL_YAML = """\
+# the structure of hparams/models/unicodec_cpu.yaml, tiny
 prosody: !new:unicodec.lobes.pitch_tracker.ProsodyFeatures
 global_encoder: !new:unicodec.lobes.global_encoder.GlobalEncoder
     n_mels: 40
@@ -92,6 +93,7 @@ global_encoder: !new:unicodec.lobes.global_encoder.GlobalEncoder
     attention_channels: 16
     output_dim: 16
     pitch_stats: !ref <prosody>
+    pitch_level: True
 codec: !new:unicodec.lobes.codec.UniCodec
     encoder: !new:unicodec.lobes.encoder.Encoder
         dim: 32
@@ -102,22 +104,27 @@ codec: !new:unicodec.lobes.codec.UniCodec
     global_encoder: !ref <global_encoder>
     quantizer: !new:unicodec.lobes.multiscale_quantizer.MultiScaleQuantizer
         frame_dim: 24
-        prosody_dim: {prosody_dim}
-        global_quantizer: !new:unicodec.lobes.quantizers.ResidualVectorQuantizer
-            input_dim: 16
+        prosody_dim: 3
+        pitch_token: True
+        global_quantizer: !new:unicodec.lobes.quantizers.PitchLevelQuantizer
+            input_dim: 17
             num_quantizers: 2
             codebook_size: 16
         semantic_quantizer: !new:unicodec.lobes.quantizers.ResidualVectorQuantizer
             input_dim: 24
             num_quantizers: 1
             codebook_size: 32
-        paralinguistic_quantizer: !new:unicodec.lobes.quantizers.ResidualVectorQuantizer
-            input_dim: 24
-            num_quantizers: 2
+        paralinguistic_quantizer: !new:unicodec.lobes.quantizers.PitchLevelQuantizer
+            input_dim: 25
+            num_quantizers: 1
             codebook_size: 64
+            log_f0_min: -1.0
+            log_f0_max: 1.0
+            center: 0.0
     decoder: !new:unicodec.lobes.decoder.FusionDecoder
         input_dim: 24
-        global_dim: 16
+        paralinguistic_dim: 25
+        global_dim: 17
         dim: 32
         intermediate_dim: 64
         num_blocks: 2
@@ -152,13 +159,13 @@ def _ridge_r2(x, y, ridge=1e-3):
     return float(1 - (pred - y[half:]).pow(2).sum() / (y[half:] - y[half:].mean()).pow(2).sum())
 
 
-def _train_pitch_codec(prosody_dim, steps=60):
+def _train_pitch_codec(steps=60):
     from unicodec.losses.reconstruction import MultiResolutionMelLoss
     from unicodec.losses.supervised import PitchLoss
 
     torch.manual_seed(0)
     generator = torch.Generator().manual_seed(0)
-    codec = load_hyperpyyaml(PITCH_MODEL_YAML.format(prosody_dim=prosody_dim))["codec"]
+    codec = load_hyperpyyaml(PITCH_MODEL_YAML)["codec"]
     codec.train()
     mel, pitch_loss = MultiResolutionMelLoss(), PitchLoss()
     opt = torch.optim.AdamW(codec.parameters(), lr=2e-3)
@@ -190,7 +197,7 @@ def _train_pitch_codec(prosody_dim, steps=60):
 @pytest.fixture(scope="module")
 def pitch_codec():
     """The tiny source-filter codec with explicit prosody in P, after 60 steps."""
-    return _train_pitch_codec(prosody_dim=3)
+    return _train_pitch_codec()
 
 
 def test_briefly_trained_codec_puts_f0_into_p_and_learns_to_rebuild(pitch_codec):
@@ -212,3 +219,31 @@ def test_source_filter_decoder_follows_the_predicted_pitch(pitch_codec):
     inner = (slice(None), slice(2, -2))
     cents = 1200 / torch.log(torch.tensor(2.0)) * (predicted[inner] - truth[inner]).abs()
     assert float(cents.median()) < 150, float(cents.median())
+
+
+def test_swapping_g_moves_the_pitch_level_and_keeps_the_contour(pitch_codec):
+    """Voice conversion by G swap: the converted F0 takes the target's level."""
+    from unicodec.tokens import Tokens
+
+    codec = pitch_codec[0]
+    generator = torch.Generator().manual_seed(3)
+    low, _ = pitch_sweeps(1, 0.64, generator)
+    import math
+
+    t = torch.arange(low.shape[1]) / 16000
+    phase = 2 * math.pi * torch.cumsum(torch.full_like(t, 260.0), 0) / 16000
+    high = (0.1 * sum(torch.sin(k * phase) / k for k in range(1, 8)))[None]
+    with torch.no_grad():
+        source, target = codec.encode(low), codec.encode(high)
+        swapped = Tokens(target.global_tokens, source.semantic_tokens,
+                         source.paralinguistic_tokens, source.num_samples)
+        g, s, p = codec.quantizer.dequantize(
+            swapped.global_tokens, swapped.semantic_tokens, swapped.paralinguistic_tokens)
+        converted = codec.decoder.decode(s, p, g)[1][..., 0]
+        g, s, p = codec.quantizer.dequantize(
+            source.global_tokens, source.semantic_tokens, source.paralinguistic_tokens)
+        rebuilt = codec.decoder.decode(s, p, g)[1][..., 0]
+    analysed = codec.prosody(low)["stats"][0, 0]
+    shift = float(converted.mean() - rebuilt.mean())
+    expected = math.log(260.0) - float(analysed)
+    assert shift > 0.5 * expected > 0, (shift, expected)  # the level moved up toward 260 Hz

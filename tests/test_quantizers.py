@@ -171,3 +171,31 @@ def test_two_gloo_ranks_keep_identical_codebooks_and_choices(tmp_path):
     start = ResidualVectorQuantizer(input_dim=4, num_quantizers=3, codebook_size=16)
     assert not torch.allclose(r0["state"]["quantizers.0.codebook"],
                               start.state_dict()["quantizers.0.codebook"])
+
+
+def test_pitch_level_quantizer_codes_the_level_explicitly():
+    import math
+
+    from unicodec.lobes.quantizers import PitchLevelQuantizer
+
+    torch.manual_seed(0)
+    quantizer = PitchLevelQuantizer(input_dim=5, num_quantizers=2, codebook_size=32,
+                                    log_f0_min=-1.0, log_f0_max=1.0, center=0.0)
+    level = torch.linspace(-0.9, 0.9, 12).view(2, 6, 1)
+    x = torch.cat([torch.randn(2, 6, 4), level], -1)
+    mask = torch.tensor([[True] * 6, [True] * 4 + [False] * 2])
+    quantizer.train()(x, mask)  # k-means initialisation and one codebook update
+    quantized, codes, _ = quantizer.eval()(x, mask)
+    assert torch.equal(codes, quantizer.encode(x, mask))
+    assert (codes[1, 4:] == 0).all()  # padding
+    step = 2.0 / 31
+    assert (quantized[..., -1] / 4 - level[..., 0]).abs()[mask].max() <= step / 2 + 1e-6
+    torch.testing.assert_close(quantizer.decode(codes)[mask], quantized[mask])
+    # fewer tokens: the level comes first, so one token still carries it
+    one = quantizer.encode(x, mask, num_quantizers=1)
+    assert one.shape == (2, 6, 1) and torch.equal(one[..., 0], codes[..., 0])
+    assert torch.equal(quantizer.decode(one)[..., -1], quantized[..., -1])
+    assert quantizer.decode(codes[..., :0]).abs().sum() == 0
+    with pytest.raises(ValueError, match="codebooks"):
+        quantizer.decode(torch.zeros(2, 6, 4, dtype=torch.long))
+    assert math.isclose(quantizer.codebook_size, 32) and quantizer.num_quantizers == 3
