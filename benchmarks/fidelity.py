@@ -7,7 +7,8 @@ training does not use:
 
 - pitch by WORLD's Harvest (pyworld; UniCodec itself tracks pitch with YIN): gross pitch
   error (share of the frames voiced in both that are more than 20% off), log-F0 contour
-  correlation, F0 RMSE in cents, voicing agreement;
+  correlation, F0 RMSE in cents, voicing agreement; whispered utterances (``style``
+  label) have no pitch and are left out of these rows;
 - speaker similarity (Resemblyzer) and log-mel distance.
 
 For models with G, voice conversion by G swap is scored on pairs of utterances of
@@ -71,9 +72,10 @@ def resynthesize(codec, wav):
     return codec.decode(tokens)[0, : wav.shape[0]], tokens
 
 
-def score(rebuilt, original, original_f0, speaker):
-    """The pitch counts, speaker similarity and mel distance of one rebuilt waveform."""
-    scores = judges.pitch_agreement(rebuilt, original, SAMPLE_RATE, original_f0)
+def score(rebuilt, original, original_f0, speaker, pitch=True):
+    """The pitch counts (when ``pitch``), speaker similarity and mel distance of one
+    rebuilt waveform."""
+    scores = judges.pitch_agreement(rebuilt, original, SAMPLE_RATE, original_f0) if pitch else {}
     scores["mel_distance"] = mel_distance(rebuilt, original, SAMPLE_RATE)
     if speaker is not None:
         scores["speaker_similarity"] = float(speaker(rebuilt, original, SAMPLE_RATE))
@@ -82,7 +84,8 @@ def score(rebuilt, original, original_f0, speaker):
 
 def summarize(rows):
     """Corpus figures of a system's per-utterance scores."""
-    summary = judges.pitch_summary(rows)
+    pitched = [r for r in rows if "pitch_frames" in r]
+    summary = judges.pitch_summary(pitched) if pitched else {}
     for key in ("mel_distance", "speaker_similarity"):
         values = [r[key] for r in rows if key in r]
         if values:
@@ -208,8 +211,9 @@ def render(results, systems, bitrates):
             lines.append(f"| {label} | {source} | " + " | ".join(cells) + " |")
     lines.append("")
     for source, per_system in results.items():
-        n = per_system.get("_utterances")
-        lines.append(f"- {source}: {n} utterances; picture `{source}.png`")
+        n, unpitched = per_system.get("_utterances"), per_system.get("_unpitched", 0)
+        left_out = f" ({unpitched} whispered, left out of the pitch rows)" if unpitched else ""
+        lines.append(f"- {source}: {n} utterances{left_out}; picture `{source}.png`")
     return "\n".join(lines) + "\n"
 
 
@@ -224,6 +228,9 @@ def main(argv=None):
     parser.add_argument("--max-utterances", type=int, default=24)
     parser.add_argument("--max-seconds", type=float, default=6.0)
     parser.add_argument("--vc-pairs", type=int, default=20)
+    parser.add_argument("--unvoiced-styles", nargs="*", default=["whispered"],
+                        help="style labels of utterances without pitch (left out of the "
+                             "pitch rows)")
     parser.add_argument("--style-utterances", type=int, default=200,
                         help="utterances embedded for the style probe (0: no probe)")
     parser.add_argument("--output", default="results/fidelity")
@@ -269,17 +276,22 @@ def main(argv=None):
         rows = {s: [] for s in systems}
         example = None
         f0s = []
+        unpitched = 0
         for index, (item, wav) in enumerate(data):
             f0s.append(judges.harvest_f0(wav, SAMPLE_RATE))
+            # whispered speech has no pitch (Harvest still finds some in breath noise)
+            pitched = str(item.get("style")) not in args.unvoiced_styles
+            unpitched += not pitched
             rebuilt = {m: resynthesize(codec, wav)[0] for m, codec in models.items()}
             if anchor:
                 rebuilt[systems[-1]] = anchor(wav, SAMPLE_RATE)
             for system, out in rebuilt.items():
-                rows[system].append(score(out, wav, f0s[-1], speaker))
+                rows[system].append(score(out, wav, f0s[-1], speaker, pitched))
             if index == 0:
                 example = (item["id"], wav, rebuilt)
         results[name] = {s: summarize(rows[s]) for s in systems}
         results[name]["_utterances"] = len(data)
+        results[name]["_unpitched"] = unpitched
         for m, codec in models.items():
             if args.style_utterances:
                 style_data = load_items(path, args.style_utterances, args.max_seconds, seed=1)

@@ -55,9 +55,9 @@ def test_residual_vq_straight_through_gradient_is_the_identity(config):
     quantizer = load_shipped(config)["quantizer"].train()
     streams = [quantizer.semantic_quantizer, quantizer.paralinguistic_quantizer]
     if quantizer.global_quantizer is not None:
-        # a PitchLevelQuantizer's level token is a fixed scalar code: its VQ part learns
-        streams.append(getattr(quantizer.global_quantizer, "vectors", quantizer.global_quantizer))
-    for rvq in streams:
+        streams.append(quantizer.global_quantizer)
+    # a PitchLevelQuantizer's level token is a fixed scalar code: its VQ part is learned
+    for rvq in [getattr(stream, "vectors", stream) for stream in streams]:
         for _ in range(4):  # quantizer dropout keeps 1..K stages in some batches
             x = torch.randn(2, 6, rvq.input_dim, requires_grad=True)
             weight = torch.randn(2, 6, rvq.input_dim)

@@ -34,7 +34,8 @@ def _centred_frames(wav, hop_length, frame_length):
     return padded[:, frame_length + start:].unfold(1, frame_length, hop_length)[:, :num_frames]
 
 
-def yin(wav, sample_rate=16000, hop_length=320, f0_min=60.0, f0_max=500.0, threshold=0.2):
+def yin(wav, sample_rate=16000, hop_length=320, f0_min=60.0, f0_max=500.0, threshold=0.2,
+        tolerance=0.1):
     """Frame F0 and periodicity by YIN, vectorised over frames.
 
     Arguments
@@ -48,7 +49,9 @@ def yin(wav, sample_rate=16000, hop_length=320, f0_min=60.0, f0_max=500.0, thres
     f0_min, f0_max : float
         Search range in Hz.
     threshold : float
-        A dip of the normalised difference below this is taken as the period.
+        A dip of the normalised difference below this is taken as the period...
+    tolerance : float
+        ... when it is also within this of the deepest dip (the first such dip).
 
     Returns
     -------
@@ -88,7 +91,11 @@ def yin(wav, sample_rate=16000, hop_length=320, f0_min=60.0, f0_max=500.0, thres
     left = cmnd[..., tau_min - 1 : tau_max]
     right = cmnd[..., tau_min + 1 : tau_max + 2]
     is_dip = (search <= left) & (search <= right)
-    good = is_dip & (search < threshold)
+    is_dip[..., 0] = False  # the range's edge is no dip (breath noise sits there)
+    deepest_value = torch.where(is_dip, search, torch.full_like(search, math.inf)).amin(-1)
+    # the first dip that is good in absolute terms and close to the deepest one: earlier
+    # than a subharmonic's (octave too low), not a formant's shallow dip (too high)
+    good = is_dip & (search < threshold) & (search <= deepest_value.unsqueeze(-1) + tolerance)
     first_good = torch.argmax(good.int(), -1)
     deepest = torch.where(is_dip, search, torch.full_like(search, math.inf)).argmin(-1)
     index = torch.where(good.any(-1), first_good, deepest)
@@ -155,6 +162,9 @@ class ProsodyFeatures(nn.Module):
         Frames with periodicity above this (and loud enough) are voiced.
     silence_db : float
         Frames quieter than the utterance's loudest by more than this are unvoiced.
+    min_voiced : float
+        An utterance with a smaller share of voiced frames is unvoiced throughout (its
+        pitch level is then 150 Hz).
 
     Example
     -------
@@ -181,8 +191,10 @@ class ProsodyFeatures(nn.Module):
         threshold=0.2,
         voicing_threshold=0.6,
         silence_db=-45.0,
+        min_voiced=0.1,
     ):
         super().__init__()
+        self.min_voiced = min_voiced
         self.sample_rate = sample_rate
         self.hop_length = hop_length
         self.f0_min = f0_min
@@ -218,6 +230,10 @@ class ProsodyFeatures(nn.Module):
         loudest = log_energy.masked_fill(~mask, -math.inf).amax(-1, keepdim=True)
         loud = 10 / math.log(10) * (log_energy - loudest) > self.silence_db
         voiced = (periodicity > self.voicing_threshold) & loud & mask
+        # an utterance with hardly any voiced frame (whispered) has no pitch: its few
+        # "voiced" frames are breath noise
+        share = voiced.sum(-1) / mask.sum(-1).clamp(min=1)
+        voiced = voiced & (share >= self.min_voiced).unsqueeze(-1)
         log_f0 = _median3(torch.log(f0.clamp(self.f0_min, self.f0_max)))
         count = voiced.sum(-1).clamp(min=1)
         mean = (log_f0 * voiced).sum(-1) / count
