@@ -158,7 +158,8 @@ class PitchPredictor(nn.Module):
         h = self.local(paralinguistic.transpose(1, 2)).transpose(1, 2)
         if self.global_proj is not None:
             h = h + self.global_proj(global_vector).unsqueeze(1)
-        return self.mlp(h)
+        with torch.autocast(h.device.type, enabled=False):  # bf16 log-F0: 50-cent steps
+            return self.mlp(h.float())
 
 
 class FusionDecoder(nn.Module):
