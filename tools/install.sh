@@ -43,7 +43,7 @@ skipped=0
 for requirement in "${judges[@]}"; do
   log="$(mktemp)"
   if ! "${pip[@]}" --no-build-isolation "$requirement" >"$log" 2>&1; then
-    reason="$(grep -E "Error|error:" "$log" | grep -v "^ *note" | tail -n 1 | cut -c1-160)"
+    reason="$(grep -E "ERROR|Error|error:" "$log" | grep -v "^ *note" | tail -n 1 | cut -c1-160 || true)"
     echo "[install] skipped optional judge '$requirement' (${reason:-pip failed}); the tests that need it are skipped"
     skipped=$((skipped + 1))
   fi
