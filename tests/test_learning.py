@@ -66,6 +66,22 @@ def test_residual_vq_straight_through_gradient_is_the_identity(config):
             torch.testing.assert_close(grad, weight)
 
 
+@pytest.mark.parametrize("config", SHIPPED[:2])
+def test_shipped_decoders_take_the_pitch_from_the_tokens(config):
+    """Untrained, UniCodec's source F0 already follows the input's: G's level token plus
+    P's contour token, not a learned guess."""
+    torch.manual_seed(0)
+    codec = load_shipped(config)["codec"].eval()
+    wav, _ = pitch_sweeps(2, 1.28, torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        out = codec(wav)
+    voiced = out.prosody["voiced"]
+    error = (out.pitch[..., 0] - out.prosody["log_f0"])[voiced].abs()
+    cents = 1200 / torch.log(torch.tensor(2.0)) * error
+    assert voiced.float().mean() > 0.8
+    assert float(cents.median()) < 40, float(cents.median())
+
+
 def test_bf16_autocast_training_step_runs_on_cpu():
     torch.manual_seed(0)
     hparams = load_shipped("hparams/models/unicodec_cpu.yaml")
@@ -128,6 +144,7 @@ codec: !new:unicodec.lobes.codec.UniCodec
         dim: 32
         intermediate_dim: 64
         num_blocks: 2
+        explicit_pitch: True
         source: !new:unicodec.lobes.harmonic_source.HarmonicSource
     prosody: !ref <prosody>
     teacher_forcing: 0.5
@@ -218,7 +235,8 @@ def test_source_filter_decoder_follows_the_predicted_pitch(pitch_codec):
     truth = f0.log().unfold(1, 320, 320).mean(-1)[:, : predicted.shape[1]]
     inner = (slice(None), slice(2, -2))
     cents = 1200 / torch.log(torch.tensor(2.0)) * (predicted[inner] - truth[inner]).abs()
-    assert float(cents.median()) < 150, float(cents.median())
+    # G's 16 levels here are 277-cent steps: up to 139 cents off before any correction
+    assert float(cents.median()) < 100, float(cents.median())
 
 
 def test_swapping_g_moves_the_pitch_level_and_keeps_the_contour(pitch_codec):

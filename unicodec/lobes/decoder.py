@@ -12,9 +12,11 @@ Authors
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from unicodec.lobes.convnext import ConvNeXtBlock, FrameTransformer
+from unicodec.lobes.quantizers import LEVEL_SCALE
 
 
 class ISTFTHead(nn.Module):
@@ -124,6 +126,13 @@ class PitchPredictor(nn.Module):
     A small MLP over each frame's P vector, its neighbours (a convolution over three
     frames) and G.
 
+    With ``explicit=True`` the last dimension of G and of the P frames are pitch tokens
+    (:class:`~unicodec.lobes.quantizers.PitchLevelQuantizer`'s dequantized values,
+    ``LEVEL_SCALE * (log_f0 - center)``): G's is the utterance's level, P's each frame's
+    log-F0 relative to it. The predicted log-F0 is then their sum plus the MLP's
+    correction, which starts at zero: the tokens give the pitch exactly from the first
+    step, and an unseen voice's level is not pulled towards the training voices'.
+
     Arguments
     ---------
     input_dim : int
@@ -133,17 +142,32 @@ class PitchPredictor(nn.Module):
     hidden_dim : int
         Hidden width.
     f0_bias : float
-        Initial log-F0 (Hz, natural log).
+        Initial log-F0 (Hz, natural log) without ``explicit``.
+    explicit : bool
+        Read log-F0 from the pitch tokens (needs G).
+    global_center, paralinguistic_center : float
+        The ``center`` of G's and of P's pitch tokens.
 
     Example
     -------
     >>> predictor = PitchPredictor(input_dim=16, global_dim=8, hidden_dim=32)
     >>> predictor(torch.randn(2, 10, 16), torch.randn(2, 8)).shape
     torch.Size([2, 10, 2])
+    >>> explicit = PitchPredictor(input_dim=16, global_dim=8, hidden_dim=32, explicit=True)
+    >>> p, g = torch.zeros(1, 10, 16), torch.zeros(1, 8)
+    >>> g[:, -1] = LEVEL_SCALE * (math.log(200.0) - 5.0)   # G: a 200 Hz voice
+    >>> p[:, 5:, -1] = LEVEL_SCALE * math.log(2.0)           # P: an octave up at frame 5
+    >>> [round(f) for f in explicit(p, g)[0, [0, 9], 0].exp().tolist()]
+    [200, 400]
     """
 
-    def __init__(self, input_dim, global_dim, hidden_dim, f0_bias=math.log(150.0)):
+    def __init__(self, input_dim, global_dim, hidden_dim, f0_bias=math.log(150.0),
+                 explicit=False, global_center=5.0, paralinguistic_center=0.0):
         super().__init__()
+        if explicit and not global_dim:
+            raise ValueError("explicit pitch reads G's level token: give global_dim")
+        self.explicit = explicit
+        self.offset = global_center + paralinguistic_center
         self.local = nn.Conv1d(input_dim, hidden_dim, kernel_size=3, padding=1)
         self.global_proj = nn.Linear(global_dim, hidden_dim) if global_dim else None
         self.mlp = nn.Sequential(
@@ -151,7 +175,10 @@ class PitchPredictor(nn.Module):
             nn.Linear(hidden_dim, 2),
         )
         nn.init.zeros_(self.mlp[-1].bias)
-        self.mlp[-1].bias.data[0] = f0_bias
+        if explicit:
+            nn.init.zeros_(self.mlp[-1].weight[0])  # no correction at first
+        else:
+            self.mlp[-1].bias.data[0] = f0_bias
 
     def forward(self, paralinguistic, global_vector=None):
         """``[B, T, 2]``: log-F0 and voicing logit of P frames ``[B, T, D]`` and G."""
@@ -159,7 +186,12 @@ class PitchPredictor(nn.Module):
         if self.global_proj is not None:
             h = h + self.global_proj(global_vector).unsqueeze(1)
         with torch.autocast(h.device.type, enabled=False):  # bf16 log-F0: 50-cent steps
-            return self.mlp(h.float())
+            out = self.mlp(h.float())
+            if not self.explicit:
+                return out
+            tokens = paralinguistic[..., -1].float() + global_vector[:, -1:].float()
+            log_f0 = tokens / LEVEL_SCALE + self.offset + out[..., 0]
+            return torch.stack([log_f0, out[..., 1]], dim=-1)
 
 
 class FusionDecoder(nn.Module):
@@ -199,6 +231,12 @@ class FusionDecoder(nn.Module):
         phase (Vocos).
     f0_bias : float
         Initial log-F0 of the pitch prediction (Hz, natural log).
+    explicit_pitch : bool
+        G's and P's last dimensions are pitch tokens (:class:`PitchPredictor`'s
+        ``explicit``): the source's F0 is their sum (P's contour interpolated linearly
+        to the S rate) plus a learned correction.
+    global_pitch_center, paralinguistic_pitch_center : float
+        The ``center`` of G's and of P's pitch tokens.
 
     Example
     -------
@@ -224,6 +262,9 @@ class FusionDecoder(nn.Module):
         source=None,
         f0_bias=math.log(150.0),
         paralinguistic_dim=None,
+        explicit_pitch=False,
+        global_pitch_center=5.0,
+        paralinguistic_pitch_center=0.0,
     ):
         super().__init__()
         self.paralinguistic_stride = paralinguistic_stride
@@ -260,7 +301,9 @@ class FusionDecoder(nn.Module):
                 )
             self.head = SourceFilterHead(dim, n_fft=n_fft, hop_length=hop_length)
             self.pitch = PitchPredictor(
-                paralinguistic_dim, global_dim or 0, dim, f0_bias=f0_bias
+                paralinguistic_dim, global_dim or 0, dim, f0_bias=f0_bias,
+                explicit=explicit_pitch, global_center=global_pitch_center,
+                paralinguistic_center=paralinguistic_pitch_center,
             )
 
     def forward(self, semantic, paralinguistic, global_vector, mask=None):
@@ -321,7 +364,15 @@ class FusionDecoder(nn.Module):
         x = self.norm(self.transformer(x, mask))
         if self.source is None:
             return self.head(x), None
-        pitch = self.pitch(para_frames[:, :length], global_vector)
+        pitch_frames = para_frames[:, :length]
+        if self.pitch.explicit:
+            # P's pitch token sampled at the S frames' centres, not repeated: no steps
+            contour = F.interpolate(
+                paralinguistic[:, None, :, -1], scale_factor=self.paralinguistic_stride,
+                mode="linear", align_corners=False,
+            )[:, 0, :length]
+            pitch_frames = torch.cat([pitch_frames[..., :-1], contour.unsqueeze(-1)], -1)
+        pitch = self.pitch(pitch_frames, global_vector)
         source_f0 = pitch[..., 0].detach() if log_f0 is None else log_f0
         harmonic, noise = self.source(source_f0[:, :length])
         return self.head(x, harmonic, noise), pitch

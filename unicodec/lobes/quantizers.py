@@ -17,6 +17,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+# pitch tokens' dequantized values are LEVEL_SCALE x (log-F0 - center): about unit range
+LEVEL_SCALE = 4.0
+
 
 def _distributed():
     return torch.distributed.is_available() and torch.distributed.is_initialized()
@@ -447,7 +450,7 @@ class PitchLevelQuantizer(nn.Module):
     the learned codes follow. A level learned as one more vector code would snap to the
     nearest training voice's; a scalar code keeps an unseen voice's level and contour.
     The output's last dimension is the dequantized value, standardised as
-    ``4 * (log_f0 - center)`` (about unit range) for the decoder.
+    ``LEVEL_SCALE * (log_f0 - center)`` (about unit range) for the decoder.
 
     Arguments
     ---------
@@ -507,7 +510,7 @@ class PitchLevelQuantizer(nn.Module):
 
     def _level_values(self, codes):
         log_f0 = self.log_min + codes.float() / (self.levels - 1) * (self.log_max - self.log_min)
-        return 4.0 * (log_f0 - self.center)
+        return LEVEL_SCALE * (log_f0 - self.center)
 
     def forward(self, x, mask=None):
         """Quantizes ``x`` ``[B, T, input_dim]``: ``(quantized, codes [B, T, K + 1], loss)``."""
