@@ -422,6 +422,23 @@ class ResidualVectorQuantizer(nn.Module):
             all_codes.append(codes)
         return torch.stack(all_codes, dim=-1)
 
+    def stage_vectors(self, stage):
+        """``[codebook_size, input_dim]``: what each code of ``stage`` adds to the output.
+
+        The dequantized vector of a frame is the sum over stages of its codes' rows.
+
+        Example
+        -------
+        >>> rvq = ResidualVectorQuantizer(input_dim=4, num_quantizers=2, codebook_size=8)
+        >>> codes = torch.tensor([[[3, 5]]])
+        >>> rows = rvq.stage_vectors(0)[3] + rvq.stage_vectors(1)[5]
+        >>> torch.allclose(rvq.decode(codes)[0, 0], rows)
+        True
+        """
+        quantizer = self.quantizers[stage]
+        codes = torch.arange(quantizer.codebook_size, device=quantizer.codebook.device)
+        return quantizer.decode(codes[None])[0]
+
     def decode(self, codes):
         """Sum of the stage vectors of codes ``[B, T, K]`` (K <= num_quantizers).
 
@@ -531,6 +548,26 @@ class PitchLevelQuantizer(nn.Module):
             return level.unsqueeze(-1)[..., : max(num_quantizers or 0, 0)]
         codes = self.vectors.encode(x[..., :-1], mask, num_quantizers=learned)
         return torch.cat([level.unsqueeze(-1), codes], -1)
+
+    def stage_vectors(self, stage):
+        """``[codebook_size, input_dim]``: what each code of token ``stage`` adds to the
+        output (token 0, the level: its value in the last dimension, zeros elsewhere).
+
+        Example
+        -------
+        >>> quantizer = PitchLevelQuantizer(input_dim=5, num_quantizers=1, codebook_size=8)
+        >>> codes = torch.tensor([[[2, 6]]])
+        >>> rows = quantizer.stage_vectors(0)[2] + quantizer.stage_vectors(1)[6]
+        >>> torch.allclose(quantizer.decode(codes)[0, 0], rows)
+        True
+        """
+        if stage == 0:
+            levels = self._level_values(torch.arange(self.levels))
+            rows = levels.new_zeros(self.levels, self.input_dim)
+            rows[:, -1] = levels
+            return rows.to(self.vectors.quantizers[0].codebook.device)
+        rows = self.vectors.stage_vectors(stage - 1)
+        return torch.cat([rows, rows.new_zeros(rows.shape[0], 1)], -1)
 
     def decode(self, codes):
         """Vectors ``[B, T, input_dim]`` of codes ``[B, T, k]`` (no level: zeros)."""
