@@ -11,6 +11,11 @@ training does not use:
   label) have no pitch and are left out of these rows;
 - speaker similarity (Resemblyzer) and log-mel distance.
 
+A column "YIN on the original" scores the analysis UniCodec's tokens are made of (its YIN
+tracker, :class:`~unicodec.lobes.pitch_tracker.ProsodyFeatures`) against Harvest on the
+original audio itself: where two trackers disagree on the same audio, pitch tokens holding
+YIN's contour cannot agree with Harvest better, whatever the decoder.
+
 For models with G, voice conversion by G swap is scored on pairs of utterances of
 different speakers: the share of pairs whose converted audio is closer (Resemblyzer) to the
 target than to the source, and the share whose mean F0 moves to the target's side.
@@ -70,6 +75,19 @@ def resynthesize(codec, wav):
     """Encode and decode one waveform ``[T]``; returns the waveform and the tokens."""
     tokens = codec.encode(wav[None])
     return codec.decode(tokens)[0, : wav.shape[0]], tokens
+
+
+TRACKER = "YIN on the original"
+
+
+def yin_track(wav, frame_period=10.0):
+    """YIN's F0 of ``wav`` (UniCodec's analysis) every ``frame_period`` ms, 0 unvoiced."""
+    from unicodec.lobes.pitch_tracker import ProsodyFeatures
+
+    hop = int(SAMPLE_RATE * frame_period / 1000) * 2
+    analysis = ProsodyFeatures(sample_rate=SAMPLE_RATE, hop_length=hop)(wav[None])
+    f0 = torch.where(analysis["voiced"][0], analysis["log_f0"][0].exp(), 0.0)
+    return np.repeat(f0.numpy(), 2)  # frame t spans two Harvest frames
 
 
 def score(rebuilt, original, original_f0, speaker, pitch=True):
@@ -194,9 +212,11 @@ def fmt(value):
 def render(results, systems, bitrates):
     lines = ["# Paralinguistic fidelity", "",
              "Pitch by WORLD's Harvest (not the YIN tracker UniCodec uses), speaker similarity "
-             "by Resemblyzer; every system rebuilds the same utterances in the same run.", ""]
+             "by Resemblyzer; every system rebuilds the same utterances in the same run. "
+             f"\"{TRACKER}\": UniCodec's own pitch analysis (YIN) against Harvest on the "
+             "original audio, the ceiling of pitch tokens that hold YIN's contour.", ""]
     header = "| metric | source | " + " | ".join(
-        f"{s} ({bitrates[s]:.0f} bps)" for s in systems) + " |"
+        f"{s} ({bitrates[s]:.0f} bps)" if s in bitrates else s for s in systems) + " |"
     lines += [header, "|---|---|" + "---|" * len(systems)]
     extra = [("vc_closer_to_target", "VC by G swap: closer to target"),
              ("vc_f0_moved_to_target", "VC by G swap: F0 moved to target"),
@@ -259,10 +279,10 @@ def main(argv=None):
             anchor = codec2.Codec2(args.codec2)
         else:
             print("[fidelity] Codec 2 is not installed (apt-get install codec2): no anchor")
-    systems = list(models) + ([f"Codec 2 {args.codec2}"] if anchor else [])
+    systems = list(models) + ([f"Codec 2 {args.codec2}"] if anchor else []) + [TRACKER]
     bitrates = {name: codec.bitrate() for name, codec in models.items()}
     if anchor:
-        bitrates[systems[-1]] = float(args.codec2)
+        bitrates[systems[-2]] = float(args.codec2)
     os.makedirs(args.output, exist_ok=True)
     results = {}
     for spec in args.data:
@@ -284,9 +304,11 @@ def main(argv=None):
             unpitched += not pitched
             rebuilt = {m: resynthesize(codec, wav)[0] for m, codec in models.items()}
             if anchor:
-                rebuilt[systems[-1]] = anchor(wav, SAMPLE_RATE)
+                rebuilt[systems[-2]] = anchor(wav, SAMPLE_RATE)
             for system, out in rebuilt.items():
                 rows[system].append(score(out, wav, f0s[-1], speaker, pitched))
+            if pitched:
+                rows[TRACKER].append(judges.f0_agreement(yin_track(wav), f0s[-1]))
             if index == 0:
                 example = (item["id"], wav, rebuilt)
         results[name] = {s: summarize(rows[s]) for s in systems}

@@ -499,7 +499,21 @@ def pitch_agreement(rebuilt, original, sample_rate=JUDGE_SAMPLE_RATE, original_f
         corpus figure (:func:`pitch_summary`).
     """
     ref = harvest_f0(original, sample_rate) if original_f0 is None else original_f0
-    est = harvest_f0(rebuilt, sample_rate)
+    return f0_agreement(harvest_f0(rebuilt, sample_rate), ref)
+
+
+def f0_agreement(est, ref):
+    """:func:`pitch_agreement`'s counts of two F0 tracks (Hz, 0 where unvoiced, same
+    frame rate; cut to the shorter).
+
+    Example
+    -------
+    >>> ref = np.array([0, 100, 100, 100, 0.0])
+    >>> counts = f0_agreement(np.array([0, 100, 210, 0, 0.0]), ref)
+    >>> counts["pitch_voicing_agree"], counts["pitch_both_voiced"], counts["pitch_gross_errors"]
+    (4, 2, 1)
+    """
+    est, ref = np.asarray(est, dtype=np.float64), np.asarray(ref, dtype=np.float64)
     n = min(len(ref), len(est))
     ref, est = ref[:n], est[:n]
     both = (ref > 0) & (est > 0)
