@@ -269,3 +269,20 @@ def test_voice_conversion_needs_global_tokens():
     with pytest.raises(ValueError, match="no global"):
         interface.convert(wav, speaker=wav)
     assert interface.convert(wav, prosody=wav).shape == (1, 8000)
+
+
+def test_global_encoder_reuses_the_codecs_pitch_analysis():
+    """Encoding analyses the pitch once: G's statistics from the codec's analysis equal
+    those of the global encoder's own."""
+    import os
+
+    path = os.path.join(os.path.dirname(__file__), "..", "hparams", "models", "unicodec_cpu.yaml")
+    with open(path) as f:
+        codec = load_hyperpyyaml(f)["codec"].eval()
+    assert codec.global_encoder.pitch_stats is codec.prosody
+    wav = torch.stack([speechlike(16000, 0), speechlike(16000, 1)])
+    lens = torch.tensor([1.0, 0.7])
+    with torch.no_grad():
+        own = codec.global_encoder(wav, lens)
+        shared = codec.global_encoder(wav, lens, pitch_analysis=codec.prosody(wav, lens))
+    assert torch.equal(own, shared)

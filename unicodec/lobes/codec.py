@@ -235,10 +235,14 @@ class UniCodec(nn.Module):
         wav = nn.functional.pad(wav, (0, pad))
         return wav, num_samples, count_to_relative(num_samples, wav.shape[1])
 
-    def _global_vector(self, wav, lens):
-        """Utterance vectors ``[B, Dg]`` (``[B, 0]`` for a codec without G)."""
+    def _global_vector(self, wav, lens, analysis=None):
+        """Utterance vectors ``[B, Dg]`` (``[B, 0]`` for a codec without G); ``analysis``
+        is the prosody analysis of this same ``wav``, reused when G takes the same one."""
         if self.global_encoder is None:
             return wav.new_zeros(wav.shape[0], 0)
+        shared = analysis is not None and self.global_encoder.pitch_stats is self.prosody
+        if shared:
+            return self.global_encoder(wav, lens, pitch_analysis=analysis)
         return self.global_encoder(wav, lens)
 
     def _frames(self, wav, lens, num_samples):
@@ -274,13 +278,13 @@ class UniCodec(nn.Module):
         """
         length = wav.shape[-1]
         wav, num_samples, lens = self.pad_batch(wav, wav_lens, "wav")
+        analysis, features = self._analyse(wav, lens)
         if reference is None or self.global_encoder is None:
-            global_vector = self._global_vector(wav, lens)
+            global_vector = self._global_vector(wav, lens, analysis)
         else:
             ref, _, ref_lens = self.pad_batch(reference, reference_lens, "reference")
             global_vector = self._global_vector(ref, ref_lens)
         frames, num_frames = self._frames(wav, lens, num_samples)
-        analysis, features = self._analyse(wav, lens)
         quantized = self.quantizer(frames, num_frames, global_vector, prosody=features)
         log_f0 = None
         if (
@@ -318,9 +322,9 @@ class UniCodec(nn.Module):
         Tokens
         """
         wav, num_samples, lens = self.pad_batch(wav, wav_lens, "wav")
-        global_vector = self._global_vector(wav, lens)
+        analysis, features = self._analyse(wav, lens)
+        global_vector = self._global_vector(wav, lens, analysis)
         frames, num_frames = self._frames(wav, lens, num_samples)
-        _, features = self._analyse(wav, lens)
         g, s, p = self.quantizer.quantize(
             frames, num_frames, global_vector, num_paralinguistic, prosody=features
         )

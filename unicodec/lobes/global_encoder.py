@@ -96,9 +96,10 @@ class GlobalEncoder(nn.Module):
         self.spectrum_proj = nn.Linear(n_mels, dim)
         self.output = nn.Linear(3 * dim + num_stats, output_dim)
 
-    def forward(self, wav, wav_lens):
+    def forward(self, wav, wav_lens, pitch_analysis=None):
         """One vector ``[B, output_dim]`` (``+ 1`` with ``pitch_level``) per utterance of a
-        padded batch ``[B, T]``."""
+        padded batch ``[B, T]``; ``pitch_analysis`` (``pitch_stats``' output for this very
+        batch, when the caller has it) saves analysing the pitch twice."""
         num_samples = relative_to_count(wav_lens, wav.shape[-1])
         logmel = torch.log(self.melspec(wav) + 1e-5).transpose(1, 2)  # [B, T, M]
         counts = torch.div(num_samples, self.hop_length, rounding_mode="floor") + 1
@@ -114,7 +115,9 @@ class GlobalEncoder(nn.Module):
         pooled = self.pooling(x.transpose(1, 2), lens).squeeze(-1)
         parts = [pooled, self.spectrum_proj(mean.squeeze(1))]
         if self.pitch_stats is not None:
-            stats = self.pitch_stats(wav, wav_lens)["stats"]
+            if pitch_analysis is None:
+                pitch_analysis = self.pitch_stats(wav, wav_lens)
+            stats = pitch_analysis["stats"]
             parts.append(torch.stack([4.0 * (stats[:, 0] - 5.0), 4.0 * stats[:, 1]], -1))
         vector = self.output(torch.cat([p.to(pooled.dtype) for p in parts], -1))
         if self.pitch_level:
