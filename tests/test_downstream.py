@@ -54,6 +54,15 @@ def test_phone_recognition_on_s_and_p(setup):
     assert all(t.shape[1] == 6 for t in train.values())
 
 
+def test_phone_per_frame_from_s(setup):
+    root, corpus, model = setup
+    out = root / "frames"
+    _run("phones.yaml", root, corpus, model, "--task", "frames", "--output_folder", str(out))
+    result = json.load(open(out / "result.json"))
+    assert result["task"] == "frames" and result["columns"] == [0]
+    assert 0 <= result["error_rate"] <= 1
+
+
 @pytest.mark.parametrize("label,streams,columns", [
     ("style", "[G, P]", [1, 2, 3, 4, 5]),
     ("spk_id", "[S]", [0]),

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Runs every downstream task on the tokens of several codecs and writes one table.
 
-For each model: phone recognition from S and from S+P (phone error rate, held-out
-speakers), style from G+P and from S (held-out speakers), speaker from G+P and from S
+For each model: phones from S and from S+P (the phone of each 50 Hz frame, frame error
+rate, held-out speakers), style from G+P and from S (held-out speakers), speaker from G+P and from S
 (held-out utterances). A codec without G reads P where G+P is asked. Runs already done are
 read back, so a rerun only trains what is missing.
 
@@ -24,9 +24,10 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TASKS = [  # (row, hparams file, overrides)
-    ("phone error rate, S", "phones.yaml", ["--streams", "[S]", "--run_name", "phones_S"]),
-    ("phone error rate, S+P", "phones.yaml",
-     ["--streams", "[S, P]", "--run_name", "phones_S_P"]),
+    ("phone frame error rate, S", "phones.yaml",
+     ["--task", "frames", "--streams", "[S]", "--run_name", "frames_S"]),
+    ("phone frame error rate, S+P", "phones.yaml",
+     ["--task", "frames", "--streams", "[S, P]", "--run_name", "frames_S_P"]),
     ("style accuracy, G+P", "utterance.yaml",
      ["--label", "style", "--streams", "[G, P]", "--run_name", "style_G_P"]),
     ("style accuracy, S", "utterance.yaml",
@@ -54,7 +55,7 @@ def run(model_name, model_folder, task, args):
                "--tokens_folder", os.path.join(args.output, slug(model_name), "tokens"),
                *overrides, *args.extra]
         print(f"[downstream] {model_name}: {row}", flush=True)
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(cmd + ["--noprogressbar"], check=True, stdout=subprocess.DEVNULL)
     with open(result) as f:
         return json.load(f)
 
@@ -74,7 +75,7 @@ def main(argv=None):
         cells = []
         for name, _ in models:
             r = results[name][index]
-            value = r["error_rate"] if r["task"] == "ctc" else r["accuracy"]
+            value = r["accuracy"] if r["task"] == "classify" else r["error_rate"]
             cells.append(f"{value:.3f} (cols {','.join(map(str, r['columns']))})")
         lines.append(f"| {row} | " + " | ".join(cells) + " |")
     table = "\n".join(lines) + "\n"

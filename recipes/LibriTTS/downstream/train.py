@@ -36,6 +36,7 @@ from tqdm import tqdm
 
 from unicodec.data.audio import load_audio
 from unicodec.dasb import UniCodecTokenizer
+from unicodec.lobes.teachers import phone_targets
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from libritts_prepare import prepare_libritts  # noqa: E402
@@ -93,6 +94,8 @@ class TokenTaskBrain(sb.Brain):
         h, _ = self.modules.encoder(x, lengths=lens)
         if self.hparams.task == "ctc":
             return F.log_softmax(self.modules.head(h), dim=-1), lens
+        if self.hparams.task == "frames":
+            return self.modules.head(h), lens
         pooled = self.hparams.time_pooling(h, lens).squeeze(1)
         return self.modules.head(pooled), lens
 
@@ -104,6 +107,18 @@ class TokenTaskBrain(sb.Brain):
             if stage != sb.Stage.TRAIN:
                 hyps = sb.decoders.ctc_greedy_decode(out, lens, blank_id=0)
                 self.error_stats.append(batch.id, hyps, targets, target_len=target_lens)
+            return loss
+        if self.hparams.task == "frames":  # a phone per 50 Hz frame, -100 past the end
+            labels, relative = batch.frame_phones
+            valid = torch.arange(labels.shape[1], device=labels.device)[None] < (
+                relative * labels.shape[1]).round()[:, None]
+            labels = labels.masked_fill(~valid, -100)[:, : out.shape[1]]
+            out = out[:, : labels.shape[1]]
+            loss = F.cross_entropy(out.transpose(1, 2), labels)
+            if stage != sb.Stage.TRAIN:
+                valid = labels != -100
+                self.correct += int(((out.argmax(-1) == labels) & valid).sum())
+                self.total += int(valid.sum())
             return loss
         labels = batch.label.data.squeeze(-1)
         loss = F.cross_entropy(out, labels)
@@ -121,6 +136,8 @@ class TokenTaskBrain(sb.Brain):
         if stage != sb.Stage.TRAIN:
             if self.hparams.task == "ctc":
                 stats["error_rate"] = self.error_stats.summarize("error_rate") / 100
+            elif self.hparams.task == "frames":
+                stats["error_rate"] = 1 - self.correct / max(self.total, 1)
             else:
                 stats["error_rate"] = 1 - self.correct / max(self.total, 1)
                 stats["accuracy"] = self.correct / max(self.total, 1)
@@ -202,6 +219,19 @@ def dataio_prepare(hparams, columns):
 
         sb.dataio.dataset.add_dynamic_item(every, unit_pipeline)
         keys.append("units")
+    elif hparams["task"] == "frames":
+        with open(os.path.join(hparams["data_folder"], "phones.json")) as f:
+            inventory = json.load(f)["phone_to_id"]
+
+        @sb.utils.data_pipeline.takes("alignment", "tokens")
+        @sb.utils.data_pipeline.provides("frame_phones")
+        def frame_pipeline(alignment, frame_tokens):
+            frames = phone_targets(alignment, inventory, num_frames=frame_tokens.shape[0])
+            return frames.masked_fill(frames == inventory.get("sil", -1), -100)
+
+        sb.dataio.dataset.add_dynamic_item(every, frame_pipeline)
+        keys.append("frame_phones")
+        return _finish(datasets, keys, len(inventory))
     else:
         label = hparams["label"]
         encoder = sb.dataio.encoder.CategoricalEncoder()
@@ -219,8 +249,12 @@ def dataio_prepare(hparams, columns):
 
         sb.dataio.dataset.add_dynamic_item(every, label_pipeline)
         keys.append("label")
-    sb.dataio.dataset.set_output_keys(every, keys)
-    return datasets, len(encoder)
+    return _finish(datasets, keys, len(encoder))
+
+
+def _finish(datasets, keys, num_outputs):
+    sb.dataio.dataset.set_output_keys(list(datasets.values()), keys)
+    return datasets, num_outputs
 
 
 def main(argv):
