@@ -155,6 +155,37 @@ def test_every_top_level_key_is_used(config):
     assert not unused, f"{config}: keys never used: {unused}"
 
 
+def _recipe_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("codec_recipe_train", TRAIN)
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, os.path.dirname(TRAIN))
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(os.path.dirname(TRAIN))
+    return module
+
+
+@pytest.mark.parametrize("config", CONFIGS)
+def test_loss_weights_name_only_training_terms(config):
+    recipe = _recipe_module()
+    with open(os.path.join(ROOT, config)) as f:
+        weights = yaml.safe_load(re.sub(r"!\S+", "", f.read()))["loss_weights"]
+    recipe.check_loss_weights(weights)  # the shipped configs weigh known terms only
+    with pytest.raises(ValueError, match="'mell'"):
+        recipe.check_loss_weights({**weights, "mell": 15.0})
+
+
+def test_a_misspelt_loss_weight_stops_the_recipe(tiny_recipe, tmp_path):
+    command = [sys.executable, TRAIN, *_train_command(tiny_recipe, tmp_path / "run"),
+               "--loss_weights", "{mel: 15.0, pich: 1.0}"]
+    done = subprocess.run(command, env=_env(), capture_output=True, text=True, timeout=300)
+    assert done.returncode != 0
+    assert "unknown term(s) 'pich'" in done.stdout + done.stderr
+
+
 def test_training_is_killed_and_resumes_without_repeating_work(tiny_recipe, tmp_path):
     output = tmp_path / "run"
     save = output / "save"

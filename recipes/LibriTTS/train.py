@@ -41,7 +41,8 @@ from libritts_prepare import prepare_libritts  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
-# Training terms and the module each one needs (None: always computed).
+# Training terms and the module each one needs (None: always computed); `loss_weights`
+# may weigh these alone.
 TERM_MODULES = {
     "mel": None,
     "stft": None,
@@ -58,6 +59,17 @@ TERM_MODULES = {
     "prosody": "prosody_regression",
     "pitch": None,  # a source-filter decoder's pitch prediction, when the codec has one
 }
+
+
+def check_loss_weights(weights):
+    """Raises ValueError naming any key of ``loss_weights`` that is no training term (a
+    misspelt one would otherwise leave its term at weight 1.0)."""
+    unknown = sorted(set(weights) - set(TERM_MODULES))
+    if unknown:
+        raise ValueError(
+            f"loss_weights: unknown term(s) {', '.join(repr(u) for u in unknown)}; the "
+            f"terms are {', '.join(sorted(TERM_MODULES))}"
+        )
 
 
 def _unwrap(module):
@@ -567,6 +579,7 @@ def main(argv):
             "skip_prep": hparams["skip_prep"],
         },
     )
+    check_loss_weights(hparams["loss_weights"])
     codec = hparams["codec"]
     logger.info(f"UniCodec tokens: {codec.bitrate_report()}")
     datasets, _ = dataio_prepare(hparams, codec)
