@@ -40,10 +40,10 @@ import time
 import numpy as np
 import torch
 
-from unicodec import codec2, judges
+from unicodec.evaluation import codec2, judges
 from unicodec.data.audio import load_audio
-from unicodec.evaluate import load_codec, read_source, select, source_name
-from unicodec.metrics import mel_distance
+from unicodec.evaluation.report import load_codec, read_source, select, source_name
+from unicodec.evaluation.metrics import mel_distance
 from unicodec.tokens import Tokens
 
 SAMPLE_RATE = 16000
@@ -148,7 +148,7 @@ def voice_conversion(codec, data, f0s, speaker, num_pairs, seed=0):
 @torch.no_grad()
 def style_probe(codec, data, label="style", seed=0):
     """Accuracy of a linear probe of ``label`` on held-out speakers, from G+P and from S."""
-    from unicodec import probes
+    from unicodec.evaluation import probes
 
     embeddings = []
     for item, wav in data:

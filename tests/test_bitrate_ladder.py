@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from conftest import build_codec_without_global, build_tiny_codec, speechlike
-from unicodec.bitrate_ladder import BitrateLadder, ladder, save_quality_bitrate_plot
-from unicodec.metrics import mel_distance
+from unicodec.evaluation.bitrate_ladder import BitrateLadder, ladder, save_quality_bitrate_plot
+from unicodec.evaluation.metrics import mel_distance
 
 
 @pytest.fixture(scope="module")

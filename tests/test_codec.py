@@ -224,7 +224,7 @@ def test_bad_input_gives_clear_errors(tiny_codec):
 
 
 def test_a_codec_without_global_tokens(tmp_path):
-    from unicodec.metrics import codebook_usage
+    from unicodec.evaluation.metrics import codebook_usage
     from unicodec.token_file import load_tokens, model_info, save_tokens
 
     torch.manual_seed(0)

@@ -13,8 +13,8 @@ from conftest import (
     build_codec_without_global,
     build_tiny_codec,
 )
-from unicodec import compare as compare_module
-from unicodec.evaluate import main as evaluate, write_example_source
+from unicodec.evaluation import compare as compare_module
+from unicodec.evaluation.report import main as evaluate, write_example_source
 
 
 def _report(folder, yaml_text, codec, source, extra=()):

@@ -13,7 +13,7 @@ from conftest import (
     build_codec_without_global,
     build_tiny_codec,
 )
-from unicodec.evaluate import (
+from unicodec.evaluation.report import (
     load_codec,
     main,
     read_source,

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from test_inference import export_tiny, tiny_model
-from unicodec.evaluate import write_example_source
+from unicodec.evaluation.report import write_example_source
 
 ROOT = os.path.join(os.path.dirname(__file__), "..")
 sys.path.insert(0, os.path.join(ROOT, "benchmarks"))

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from conftest import speechlike
-from unicodec import judges
-from unicodec.metrics import ResynthesisMetrics, codebook_usage, f0_agreement, mel_distance
+from unicodec.evaluation import judges
+from unicodec.evaluation.metrics import ResynthesisMetrics, codebook_usage, f0_agreement, mel_distance
 from unicodec.tokens import Tokens
 
 REAL = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "real")
@@ -245,7 +245,7 @@ def test_harvest_pitch_agreement_counts_errors():
 
 
 def test_codec2_anchor_keeps_length_and_pitch():
-    from unicodec import codec2
+    from unicodec.evaluation import codec2
 
     if not codec2.available():
         pytest.skip("Codec 2 is not installed (apt-get install codec2)")

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from conftest import build_tiny_codec, speechlike
-from unicodec.probes import (
+from unicodec.evaluation.probes import (
     UtteranceEmbeddings,
     conversion_pairs,
     embed_utterances,

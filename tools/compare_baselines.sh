@@ -31,12 +31,12 @@ for run in "UniCodec:hparams/unicodec_cpu.yaml:embedded" \
       --output_folder "$output" "$@"
   fi
   if [ ! -f "$output/report/metrics.json" ]; then
-    "$python" -m unicodec.evaluate --model "$output/model" --data "$output/test.json" \
+    "$python" -m unicodec.evaluation --model "$output/model" --data "$output/test.json" \
       --data "$unseen" --output "$output/report" --max-utterances 24 \
       --max-probe-utterances 450 ${UNICODEC_EVAL_ARGS:-}
   fi
   specs+=("$name=$output/report")
 done
-"$python" -m unicodec.compare --output "$results/comparison" "${specs[@]}"
+"$python" -m unicodec.evaluation compare --output "$results/comparison" "${specs[@]}"
 echo "[compare] finished in $(( $(date +%s) - start )) s"
 echo "[compare] comparison  $results/comparison/comparison.md"

@@ -34,7 +34,7 @@ from unicodec.data.audio import load_audio
 from unicodec.export import export_model
 from unicodec.lengths import count_to_relative
 from unicodec.lobes.teachers import TeacherCache, cached_features, phone_targets
-from unicodec.metrics import ResynthesisMetrics, codebook_usage, save_spectrogram_comparison
+from unicodec.evaluation.metrics import ResynthesisMetrics, codebook_usage, save_spectrogram_comparison
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from libritts_prepare import prepare_libritts  # noqa: E402

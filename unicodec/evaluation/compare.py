@@ -2,12 +2,12 @@
 
 Command line::
 
-    python -m unicodec.compare --output reports/comparison \\
+    python -m unicodec.evaluation compare --output reports/comparison \\
         UniCodec=results/embedded/report \\
         "plain RVQ"=results/baseline_rvq_cpu/report \\
         SpeechTokenizer-style=results/baseline_speechtokenizer_cpu/report
 
-Each argument is a report folder written by :mod:`unicodec.evaluate` (or its
+Each argument is a report folder written by :mod:`unicodec.evaluation.report` (or its
 ``metrics.json``), optionally named ``NAME=FOLDER`` (else named after the folder, or
 after its parent when the folder's name starts with ``report``). The
 reports should come from the same data and evaluation settings: a source whose utterance
@@ -45,9 +45,9 @@ import json
 import logging
 import os
 
-from unicodec import probes
-from unicodec.bitrate_ladder import save_quality_bitrate_plot
-from unicodec.evaluate import METRIC_NAMES, format_value, ladder_table
+from unicodec.evaluation import probes
+from unicodec.evaluation.bitrate_ladder import save_quality_bitrate_plot
+from unicodec.evaluation.report import METRIC_NAMES, format_value, ladder_table
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ def load_report(spec):
     metrics = path if path.endswith(".json") else os.path.join(path, "metrics.json")
     if not os.path.isfile(metrics):
         raise FileNotFoundError(f"No evaluation report at {path} (looked for {metrics}); "
-                                "write one with python -m unicodec.evaluate")
+                                "write one with python -m unicodec.evaluation")
     with open(metrics, encoding="utf-8") as f:
         report = json.load(f)
     if not report.get("sources"):
@@ -316,8 +316,8 @@ def compare(specs, output):
 def build_parser():
     """The command-line parser."""
     parser = argparse.ArgumentParser(
-        prog="python -m unicodec.compare",
-        description="Put evaluation reports (python -m unicodec.evaluate) side by side.")
+        prog="python -m unicodec.evaluation compare",
+        description="Put evaluation reports (python -m unicodec.evaluation) side by side.")
     parser.add_argument("reports", nargs="+", metavar="[NAME=]FOLDER",
                         help="report folder or metrics.json, optionally named")
     parser.add_argument("--output", required=True, help="comparison folder")

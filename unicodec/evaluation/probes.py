@@ -785,7 +785,7 @@ def voice_conversion_score(codec, sources, targets, judge="auto", return_audio=F
     >>> score["judge"], score["pairs"], -1 <= score["margin"] <= 1
     ('global_embedding', 1, True)
     """
-    from unicodec import judges
+    from unicodec.evaluation import judges
 
     name = judge
     if judge == "auto":

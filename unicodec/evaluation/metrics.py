@@ -2,8 +2,8 @@
 
 The metrics here need nothing beyond the package's requirements (log-mel distance, F0
 agreement, codebook usage). :class:`ResynthesisMetrics` can add the optional offline judges
-of :mod:`unicodec.judges` (PESQ, STOI, speaker similarity, DNSMOS, English WER), and
-:mod:`unicodec.probes` measures what each token stream carries.
+of :mod:`unicodec.evaluation.judges` (PESQ, STOI, speaker similarity, DNSMOS, English WER), and
+:mod:`unicodec.evaluation.probes` measures what each token stream carries.
 
 Authors
  * UniCodec authors 2026
@@ -99,8 +99,8 @@ class ResynthesisMetrics:
     ---------
     sample_rate : int
         Sample rate of the waveforms.
-    judges : list of str, or "available", or unicodec.judges.Judges, optional
-        Optional judges to run as well (see :class:`unicodec.judges.Judges`): ``pesq``,
+    judges : list of str, or "available", or unicodec.evaluation.judges.Judges, optional
+        Optional judges to run as well (see :class:`unicodec.evaluation.judges.Judges`): ``pesq``,
         ``stoi``, ``speaker_similarity``, ``dnsmos``, ``wer`` (English utterances with a
         transcript). None: only the built-in metrics.
 
@@ -117,7 +117,7 @@ class ResynthesisMetrics:
         self.sample_rate = sample_rate
         self.scores = {}
         if judges is not None and not hasattr(judges, "score"):
-            from unicodec.judges import Judges
+            from unicodec.evaluation.judges import Judges
 
             judges = Judges(judges, sample_rate=sample_rate)
         self.judges = judges

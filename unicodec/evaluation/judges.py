@@ -622,7 +622,7 @@ class Judges:
             ``pesq``, ``stoi``, ``speaker_similarity``; ``dnsmos_*`` of the rebuilt audio
             and ``dnsmos_*_original``; and, for English with a ``text``, ``word_edits``,
             ``word_edits_original`` and ``ref_words`` (sum them over utterances for a
-            corpus WER, see :class:`unicodec.metrics.ResynthesisMetrics`).
+            corpus WER, see :class:`unicodec.evaluation.metrics.ResynthesisMetrics`).
         """
         scores = {}
         sr = self.sample_rate

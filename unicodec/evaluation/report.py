@@ -2,7 +2,7 @@
 
 Command line::
 
-    python -m unicodec.evaluate --model results/unicodec/1234/model \\
+    python -m unicodec.evaluation --model results/unicodec/1234/model \\
         --data data/synth --output reports/unicodec
 
 ``--model`` is an inference folder written by :func:`unicodec.export.export_model`
@@ -21,7 +21,7 @@ For each source the report holds:
   agreement, and the optional judges that are installed (PESQ, STOI, speaker similarity,
   DNSMOS of the rebuilt and the original audio, English WER of both);
 - codebook usage and perplexity of G, S and P;
-- disentanglement probes (:mod:`unicodec.probes`) on up to ``--max-probe-utterances``
+- disentanglement probes (:mod:`unicodec.evaluation.probes`) on up to ``--max-probe-utterances``
   utterances: speaker from G/S/P (utterances split within speakers), the style, emotion,
   gender and language labels and the phones and F0 contour (trained on the training
   subsets, or on 70 % of the speakers, and scored on the held-out speakers);
@@ -53,12 +53,12 @@ import time
 
 import torch
 
-from unicodec import judges as judges_module
-from unicodec import probes
-from unicodec.bitrate_ladder import METRICS as LADDER_METRICS
-from unicodec.bitrate_ladder import BitrateLadder, save_quality_bitrate_plot
+from unicodec.evaluation import judges as judges_module
+from unicodec.evaluation import probes
+from unicodec.evaluation.bitrate_ladder import METRICS as LADDER_METRICS
+from unicodec.evaluation.bitrate_ladder import BitrateLadder, save_quality_bitrate_plot
 from unicodec.data.audio import load_audio
-from unicodec.metrics import ResynthesisMetrics, codebook_usage, save_spectrogram_comparison
+from unicodec.evaluation.metrics import ResynthesisMetrics, codebook_usage, save_spectrogram_comparison
 
 logger = logging.getLogger(__name__)
 
@@ -300,7 +300,7 @@ def evaluate_source(codec, name, items, output, judges=None, max_utterances=40,
         Utterances (:func:`read_source`).
     output : str
         Report folder (pictures go to ``<output>/<name>/``).
-    judges : unicodec.judges.Judges, optional
+    judges : unicodec.evaluation.judges.Judges, optional
         Optional judges for the resynthesis metrics.
     max_utterances, max_probe_utterances : int
         Utterances rebuilt and scored; utterances embedded for the probes.
@@ -316,7 +316,7 @@ def evaluate_source(codec, name, items, output, judges=None, max_utterances=40,
         0 for linear probes, else the MLP width.
     bitrate_ladder : bool
         Also score the rebuilt utterances at every number of P codebooks
-        (:mod:`unicodec.bitrate_ladder`).
+        (:mod:`unicodec.evaluation.bitrate_ladder`).
 
     Returns
     -------
@@ -582,7 +582,7 @@ def _model_info(codec, args):
 def build_parser():
     """The command-line parser."""
     parser = argparse.ArgumentParser(
-        prog="python -m unicodec.evaluate",
+        prog="python -m unicodec.evaluation",
         description="Evaluate a UniCodec model: resynthesis metrics, codebook usage, probes.",
     )
     model = parser.add_argument_group("model")

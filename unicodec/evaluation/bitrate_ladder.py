@@ -27,7 +27,7 @@ import math
 
 import torch
 
-from unicodec.metrics import ResynthesisMetrics
+from unicodec.evaluation.metrics import ResynthesisMetrics
 
 LADDER_JUDGES = ("pesq", "stoi", "speaker_similarity")
 """Judges scored at every rung (DNSMOS and WER, slower, only at the full bitrate)."""
@@ -62,7 +62,7 @@ class BitrateLadder:
     ---------
     codec : UniCodec
         The model.
-    judges : unicodec.judges.Judges, optional
+    judges : unicodec.evaluation.judges.Judges, optional
         Judges; only those in :data:`LADDER_JUDGES` are run at the rungs.
     """
 
