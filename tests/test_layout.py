@@ -10,7 +10,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGE = os.path.join(ROOT, "unicodec")
 CORE = ["unicodec/tokens.py", "unicodec/lengths.py", "unicodec/export.py",
         "unicodec/inference.py", "unicodec/token_file.py", "unicodec/cli.py",
-        "unicodec/dasb.py"]
+        "unicodec/dasb.py", "unicodec/features.py"]
 
 
 def imported_modules(path):

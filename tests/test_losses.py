@@ -22,9 +22,8 @@ from unicodec.losses.supervised import (
     ProsodyRegression,
     ProsodyTargets,
     SpeakerClassifier,
-    frame_f0,
-    frame_log_energy,
 )
+from unicodec.features import frame_f0, frame_log_energy
 
 SR = 16000
 

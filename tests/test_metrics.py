@@ -72,7 +72,7 @@ def test_f0_of_a_tone_is_found():
     # a semitone up is 100 cents away
     shifted = f0_agreement(tone(150 * 2 ** (1 / 12)), tone(150))
     assert shifted["f0_rmse_cents"] == pytest.approx(100, abs=5)
-    from unicodec.losses.supervised import frame_f0
+    from unicodec.features import frame_f0
 
     f0, voiced = frame_f0(tone(220)[None])
     assert voiced[0, 5:-5].all()

@@ -15,7 +15,7 @@ import torch
 import torchaudio
 
 from unicodec.lengths import relative_to_count
-from unicodec.losses.supervised import frame_f0
+from unicodec.features import frame_f0
 
 
 class LogMel(torch.nn.Module):

@@ -61,7 +61,7 @@ import torch
 import torch.nn.functional as F
 
 from unicodec.lengths import frames_for_samples
-from unicodec.losses.supervised import frame_f0
+from unicodec.features import frame_f0
 
 STREAMS = ("global", "semantic", "paralinguistic")
 """The token streams, in the order G, S, P."""
@@ -230,7 +230,7 @@ def utterance_embeddings(codec, utt_id, wav, tokens, labels=None, with_f0=True):
     labels : dict, optional
         Utterance labels.
     with_f0 : bool
-        Compute frame log-F0 and voicing (``unicodec.losses.supervised.frame_f0``).
+        Compute frame log-F0 and voicing (``unicodec.features.frame_f0``).
     """
     g, s, p = embed_tokens(codec, tokens)[0]
     log_f0 = voiced = None
@@ -257,7 +257,7 @@ def embed_utterances(codec, utterances, with_f0=True):
         Each with ``id``, ``wav`` (1-D tensor at the codec's sample rate) and optionally
         ``labels`` (``spk_id``, ``style``, ``alignment``, ...).
     with_f0 : bool
-        Compute frame log-F0 and voicing (``unicodec.losses.supervised.frame_f0``).
+        Compute frame log-F0 and voicing (``unicodec.features.frame_f0``).
 
     Returns
     -------
