@@ -12,7 +12,7 @@ import soundfile as sf
 import torch
 
 from unicodec.data.alignment import SILENCE, phone_segments
-from unicodec.lobes.teachers import phone_targets
+from unicodec.data.phones import phone_targets
 from unicodec.data.corpus import (
     CORPUS_FILE,
     LANGUAGE_CHAPTERS,

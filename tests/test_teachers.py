@@ -7,14 +7,12 @@ import socket
 import pytest
 import torch
 
+from unicodec.data.phones import PhoneTargets, phone_targets
+from unicodec.data.teacher_cache import TeacherCache, cached_features
 from unicodec.lobes.teachers import (
-    PhoneTargets,
     SSLTeacher,
-    TeacherCache,
     WeightedLayerSum,
     align_frames,
-    cached_features,
-    phone_targets,
     save_tiny_ssl_model,
 )
 

@@ -33,7 +33,8 @@ from speechbrain.utils.distributed import if_main_process, run_on_main
 from unicodec.data.audio import load_audio
 from unicodec.export import export_model
 from unicodec.lengths import count_to_relative
-from unicodec.lobes.teachers import TeacherCache, cached_features, phone_targets
+from unicodec.data.phones import phone_targets
+from unicodec.data.teacher_cache import TeacherCache, cached_features
 from unicodec.evaluation.metrics import ResynthesisMetrics, codebook_usage, save_spectrogram_comparison
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))

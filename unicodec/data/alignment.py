@@ -11,7 +11,7 @@ Example
 [[0.0, 0.1, 'sil'], [0.1, 0.3, 'h'], [0.3, 0.5, 'ɛ']]
 
 Frame-level phone ids (the targets of S) come from
-:func:`unicodec.lobes.teachers.phone_targets`.
+:func:`unicodec.data.phones.phone_targets`.
 """
 
 SILENCE = "sil"

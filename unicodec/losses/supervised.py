@@ -4,7 +4,7 @@
 - :class:`ProsodyRegression`: frame F0 and energy from the paralinguistic stream P, with the
   targets from :class:`ProsodyTargets` (:func:`unicodec.features.frame_f0`, an
   autocorrelation pitch tracker, and :func:`unicodec.features.frame_log_energy`).
-- :class:`PhoneClassifier`: frame phone ids (``unicodec.lobes.teachers.PhoneTargets``) from
+- :class:`PhoneClassifier`: frame phone ids (``unicodec.data.phones.PhoneTargets``) from
   the semantic stream S.
 
 Each head is a small trainable module returning its loss; put it in the Brain's ``modules``.

@@ -36,7 +36,7 @@ from tqdm import tqdm
 
 from unicodec.data.audio import load_audio
 from unicodec.dasb import UniCodecTokenizer
-from unicodec.lobes.teachers import phone_targets
+from unicodec.data.phones import phone_targets
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from libritts_prepare import prepare_libritts  # noqa: E402
