@@ -60,7 +60,11 @@ def dataio_prepare(hparams, codec):
     reference = max(step, int(hparams["reference_seconds"] * sample_rate) // step * step)
     eval_max = int(hparams["eval_max_seconds"] * sample_rate) // step * step
     frame_rate = codec.frame_rate
-    rng = random.Random(hparams["seed"])
+    # Python's `random` module: seeded by seed_everything in the main process and, in each
+    # data-loader worker, by PyTorch from a base seed drawn anew for every epoch, so the
+    # workers draw different crops and each epoch draws new ones (a Random object made
+    # here would be copied, in the same state, into every worker of every epoch)
+    rng = random
 
     phone_to_id = None
     if hparams.get("phone_inventory") and os.path.isfile(hparams["phone_inventory"]):
