@@ -189,3 +189,16 @@ def test_shipped_dasb_yamls_match_the_tokenizer(dasb_modules, model_folder, tmp_
     assert asr["sample_rate"] == tokenizer.sample_rate
     assert asr["encoder_dim"] == table.shape[1]  # pretrained embeddings fit the layer
     assert asr["num_codebooks"] <= tokenizer.num_columns
+
+
+def test_valid_frames_round_as_undo_padding_does(tokenizer):
+    """1120 of 1600 samples: float32 rounding keeps 4 of 5 frames; all 4 are real tokens
+    (the last real frame repeated past the encoded samples), none is padding."""
+    x, lengths = padded_batch([speechlike(1600, 7), speechlike(1120, 8)])
+    tokens = tokenizer.sig_to_tokens(x, lengths)
+    kept = torch.as_tensor(undo_padding(tokens, lengths)[1])
+    alone = tokenizer.sig_to_tokens(speechlike(1120, 8)[None])[0]
+    assert kept.shape[0] == 4 and alone.shape[0] == 4
+    assert torch.equal(kept, alone)
+    short = tokenizer.sig_to_tokens(torch.randn(1, 200) * 0.1)  # shorter than one frame
+    assert short.shape == (1, 1, 6)

@@ -96,3 +96,21 @@ def test_stream_names():
     assert stream_columns(Layout, ["G", "P"]) == [1, 2]  # no G: P alone
     with pytest.raises(ValueError, match="streams"):
         stream_columns(Layout, ["G"])
+
+
+def test_another_model_in_the_same_folders_is_refused(setup, tmp_path):
+    root, corpus, model = setup
+    other = tmp_path / "other_model"
+    import shutil
+
+    shutil.copytree(model, other)
+    out = root / "phones"  # test_phone_recognition_on_s_and_p's run of `model`
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
+    done = subprocess.run(
+        [sys.executable, os.path.join(RECIPE, "train.py"), os.path.join(RECIPE, "hparams", "phones.yaml"),
+         "--model_folder", str(other), "--data_folder", corpus, "--tokens_folder",
+         str(root / "tokens"), "--output_folder", str(out), "--number_of_epochs", "1"],
+        env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode != 0
+    assert "holds the work of the model" in done.stdout + done.stderr

@@ -29,6 +29,8 @@ Authors
  * UniCodec authors 2026
 """
 
+import numbers
+
 import torch
 from torch import nn
 
@@ -113,7 +115,7 @@ class UniCodecTokenizer(nn.Module):
     def _columns(self, num_codebooks):
         if num_codebooks is None:
             return list(range(self.num_columns))
-        if isinstance(num_codebooks, int):
+        if isinstance(num_codebooks, numbers.Integral):
             if not 1 <= num_codebooks <= self.num_columns:
                 raise ValueError(
                     f"num_codebooks={num_codebooks}: this tokenizer has {self.num_columns} "
@@ -178,15 +180,23 @@ class UniCodecTokenizer(nn.Module):
             lengths = torch.ones(batch)
         num_frames = int(frames_for_samples(torch.tensor([total]), self.hop_length)[0])
         out = torch.zeros(batch, num_frames, len(columns), dtype=torch.long, device=self.device)
+        lengths = torch.as_tensor(lengths).float().cpu()
+        # rounded as speechbrain.utils.data_utils.undo_padding rounds (float32)
+        valid_frames = torch.round(lengths * num_frames).long().clamp(0, num_frames)
         for i in range(batch):
-            relative = float(lengths[i])
-            valid = int(round(relative * num_frames))
-            samples = min(total, max(int(round(relative * total)), self.hop_length))
+            valid = int(valid_frames[i])
             if valid == 0:
                 continue
-            tokens = self.codec.encode(signal[i : i + 1, :samples].to(self.device).float())
-            frames = self.frame_tokens(tokens)[0, :valid]
-            if frames.shape[0] < valid:  # rounding: repeat the last frame
+            samples = min(total, int(torch.round(lengths[i] * total)))
+            wav = signal[i : i + 1, :samples].to(self.device).float()
+            if wav.shape[1] < self.hop_length:  # shorter than a frame: zero-padded to one
+                wav = torch.nn.functional.pad(wav, (0, self.hop_length - wav.shape[1]))
+            tokens = self.codec.encode(wav)
+            # frames of the encoded samples; past them (rounding, the padding to a P frame)
+            # the last real frame is repeated
+            real = int(frames_for_samples(tokens.num_samples, self.hop_length)[0])
+            frames = self.frame_tokens(tokens)[0, : min(real, valid)]
+            if frames.shape[0] < valid:
                 pad = frames[-1:].expand(valid - frames.shape[0], -1)
                 frames = torch.cat([frames, pad], 0)
             out[i, :valid] = frames[:, columns]

@@ -202,7 +202,7 @@ class SSLTeacher(nn.Module):
         """A short hash of what determines the output: model config and weights, layers, rates.
 
         Two teachers with the same fingerprint give the same features (wherever the model was
-        loaded from); it keys the :class:`TeacherCache` folder.
+        loaded from); it keys the :class:`~unicodec.data.teacher_cache.TeacherCache` folder.
         """
         if self._fingerprint is None:
             digest = hashlib.sha1()

@@ -60,6 +60,7 @@ def extract_tokens(hparams, device):
     folder = hparams["tokens_folder"]
     done = os.path.join(folder, "done.json")
     if os.path.isfile(done):
+        same_model(done, hparams["model_folder"], "tokens_folder")
         return
     os.makedirs(folder, exist_ok=True)
     tokenizer = UniCodecTokenizer(source=hparams["model_folder"], device=device)
@@ -82,6 +83,17 @@ def extract_tokens(hparams, device):
     )
     with open(done, "w") as f:
         json.dump({"model_folder": os.path.abspath(hparams["model_folder"])}, f)
+
+
+def same_model(record, model_folder, key):
+    """Raises ValueError when the folder of ``record`` holds another model's work."""
+    with open(record) as f:
+        recorded = json.load(f)["model_folder"]
+    if recorded != os.path.abspath(model_folder):
+        raise ValueError(
+            f"{os.path.dirname(record)} holds the work of the model {recorded}, not of "
+            f"{os.path.abspath(model_folder)}: give another --{key} (or --model_name)"
+        )
 
 
 class TokenTaskBrain(sb.Brain):
@@ -280,6 +292,12 @@ def main(argv):
             "skip_prep": hparams["skip_prep"],
         },
     )
+    record = os.path.join(hparams["output_folder"], "model.json")
+    if os.path.isfile(record):  # a checkpoint here is that model's: never resume it for another
+        same_model(record, hparams["model_folder"], "output_folder")
+    elif if_main_process():
+        with open(record, "w") as f:
+            json.dump({"model_folder": os.path.abspath(hparams["model_folder"])}, f)
     device = run_opts.get("device") or "cpu"
     run_on_main(extract_tokens, args=[hparams, device])
     info = torch.load(os.path.join(hparams["tokens_folder"], "embeddings.pt"))
