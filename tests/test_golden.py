@@ -58,6 +58,32 @@ def test_the_golden_checkpoint_gives_the_same_tokens_and_audio():
         assert error < 2e-3 * max(float(golden["audio"].float().abs().max()), 1e-3), float(error)
 
 
+def test_a_padded_batch_has_the_pitch_of_each_utterance_alone():
+    """Padded P frames are zeros and the pitch contour holds its last value: the pitch of
+    a shorter utterance in a batch is the one it has decoded alone (its last frames were
+    pulled toward the lowest pitch level before)."""
+    golden = torch.load(GOLDEN)
+    codec = load_hyperpyyaml(PITCH_MODEL_YAML)["codec"].eval()
+    codec.load_state_dict(golden["state_dict"])
+
+    def pitch(tokens):
+        from unicodec.lengths import frame_mask, frames_for_samples
+
+        g, s, p = codec.quantizer.dequantize(
+            tokens.global_tokens, tokens.semantic_tokens, tokens.paralinguistic_tokens)
+        frames = frames_for_samples(tokens.num_samples, codec.hop_length)
+        mask = frame_mask(frames, s.shape[1])
+        stride = codec.quantizer.paralinguistic_stride
+        p = p * frame_mask((frames + stride - 1) // stride, p.shape[1]).unsqueeze(-1)
+        return codec.decoder.decode(s, p, g, mask)[1][..., 0]
+
+    with torch.no_grad():
+        batch = pitch(codec.encode(signal(), torch.tensor([1.0, 0.75])))
+        alone = pitch(codec.encode(signal()[1:, :12000]))
+    n = alone.shape[1]
+    assert torch.allclose(batch[1, :n], alone[0], atol=1e-4), float((batch[1, :n] - alone[0]).abs().max())
+
+
 if __name__ == "__main__":
     if sys.argv[1:] == ["--write"]:
         write()

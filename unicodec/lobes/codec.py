@@ -351,6 +351,10 @@ class UniCodec(nn.Module):
             tokens.global_tokens, tokens.semantic_tokens, tokens.paralinguistic_tokens
         )
         mask = frame_mask(num_frames, length)
+        # padded P frames are zeros, as in training (not the vectors of code 0)
+        stride = self.quantizer.paralinguistic_stride
+        para_frames = torch.div(num_frames + stride - 1, stride, rounding_mode="floor")
+        p = p * frame_mask(para_frames, p.shape[1]).unsqueeze(-1).to(p.dtype)
         out = self.decoder(s * mask.unsqueeze(-1).to(s.dtype), p, g, mask)
         total = int(tokens.num_samples.max())
         return out[:, :total] * frame_mask(tokens.num_samples, total).to(out.dtype)

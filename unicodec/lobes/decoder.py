@@ -366,10 +366,17 @@ class FusionDecoder(nn.Module):
             return self.head(x), None
         pitch_frames = para_frames[:, :length]
         if self.pitch.explicit:
-            # P's pitch token sampled at the S frames' centres, not repeated: no steps
+            # P's pitch token sampled at the S frames' centres, not repeated: no steps;
+            # past an utterance's last P frame its value is held (never padding's)
+            level = paralinguistic[..., -1]
+            stride = self.paralinguistic_stride
+            valid = torch.div(mask.sum(1) + stride - 1, stride, rounding_mode="floor")
+            valid = valid.clamp(1, level.shape[1])
+            positions = torch.arange(level.shape[1], device=level.device)[None]
+            last = level.gather(1, (valid - 1)[:, None])
+            level = torch.where(positions < valid[:, None], level, last)
             contour = F.interpolate(
-                paralinguistic[:, None, :, -1], scale_factor=self.paralinguistic_stride,
-                mode="linear", align_corners=False,
+                level[:, None], scale_factor=stride, mode="linear", align_corners=False,
             )[:, 0, :length]
             pitch_frames = torch.cat([pitch_frames[..., :-1], contour.unsqueeze(-1)], -1)
         pitch = self.pitch(pitch_frames, global_vector)

@@ -182,7 +182,11 @@ class MultiScaleQuantizer(nn.Module):
         if self.pitch_token:
             # the first prosody feature is 4 x (log-F0 - the utterance's mean)
             contour = prosody[:, : residual.shape[1], 0].to(pooled) / 4.0
-            contour = contour.unflatten(1, (-1, self.paralinguistic_stride)).mean(-1)
+            # the mean over the P frame's valid S frames (the last may have one)
+            weight = semantic_mask[:, : residual.shape[1]].to(pooled)
+            weight = weight.unflatten(1, (-1, self.paralinguistic_stride))
+            contour = contour.unflatten(1, (-1, self.paralinguistic_stride))
+            contour = (contour * weight).sum(-1) / weight.sum(-1).clamp(min=1)
             pooled = torch.cat([pooled, contour.unsqueeze(-1)], -1)
         return pooled
 
