@@ -85,17 +85,11 @@ def test_stream_names():
     spec.loader.exec_module(module)
     stream_columns = module.stream_columns
 
-    class Layout:
-        layout = [("semantic", 0), ("paralinguistic", 0), ("paralinguistic", 1)]
-
-        @staticmethod
-        def describe():
-            return "S 0, P 1-2"
-
-    assert stream_columns(Layout, ["S", "P"]) == [0, 1, 2]
-    assert stream_columns(Layout, ["G", "P"]) == [1, 2]  # no G: P alone
+    layout = [("semantic", 0), ("paralinguistic", 0), ("paralinguistic", 1)]
+    assert stream_columns(layout, ["S", "P"]) == [0, 1, 2]
+    assert stream_columns(layout, ["G", "P"]) == [1, 2]  # no G: P alone
     with pytest.raises(ValueError, match="streams"):
-        stream_columns(Layout, ["G"])
+        stream_columns(layout, ["G"])
 
 
 def test_another_model_in_the_same_folders_is_refused(setup, tmp_path):

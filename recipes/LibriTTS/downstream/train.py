@@ -45,13 +45,14 @@ logger = logging.getLogger(__name__)
 STREAMS = {"S": "semantic", "P": "paralinguistic", "G": "global"}
 
 
-def stream_columns(tokenizer, streams):
-    """Column indices of the named streams (``S``, ``P``, ``G``); a codec without G simply
-    has no G columns."""
+def stream_columns(layout, streams):
+    """Column indices of the named streams (``S``, ``P``, ``G``) in a tokenizer's
+    ``layout`` (``[(stream, codebook), ...]``); a codec without G has no G columns."""
     names = [STREAMS[s.upper()] for s in streams]
-    columns = [i for i, (stream, _) in enumerate(tokenizer.layout) if stream in names]
+    columns = [i for i, (stream, _) in enumerate(layout) if stream in names]
     if not columns:
-        raise ValueError(f"streams {list(streams)}: this model has {tokenizer.describe()}")
+        present = sorted({stream for stream, _ in layout})
+        raise ValueError(f"streams {list(streams)}: this model has {present}")
     return columns
 
 
@@ -302,14 +303,7 @@ def main(argv):
     run_on_main(extract_tokens, args=[hparams, device])
     info = torch.load(os.path.join(hparams["tokens_folder"], "embeddings.pt"))
 
-    class Layout:  # stream_columns only reads the layout
-        layout = info["layout"]
-
-        @staticmethod
-        def describe():
-            return info["describe"]
-
-    columns = stream_columns(Layout, hparams["streams"])
+    columns = stream_columns(info["layout"], hparams["streams"])
     logger.info(f"tokens: {info['describe']}; this task reads columns {columns}")
     datasets, num_outputs = dataio_prepare(hparams, columns)
     vocab = info["vocab_size"]
