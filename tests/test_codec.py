@@ -286,3 +286,28 @@ def test_global_encoder_reuses_the_codecs_pitch_analysis():
         own = codec.global_encoder(wav, lens)
         shared = codec.global_encoder(wav, lens, pitch_analysis=codec.prosody(wav, lens))
     assert torch.equal(own, shared)
+
+
+def _harmonic(f0, seconds=1.6, sample_rate=16000):
+    t = torch.arange(int(seconds * sample_rate)) / sample_rate
+    return sum(0.3 / k * torch.sin(2 * math.pi * k * f0 * t) for k in range(1, 6))
+
+
+def test_training_level_token_is_the_rebuilt_audios():
+    """In training G sees another crop (the reference), but its pitch level token is the
+    rebuilt crop's mean: P's contour is relative to that mean, so level plus contour is
+    the rebuilt audio's pitch, as when G and P see the same utterance in encoding."""
+    import os
+
+    path = os.path.join(os.path.dirname(__file__), "..", "hparams", "models", "unicodec_cpu.yaml")
+    with open(path) as f:
+        codec = load_hyperpyyaml(f)["codec"].train()
+    wav = torch.stack([_harmonic(120.0), _harmonic(200.0)])
+    reference = torch.stack([_harmonic(240.0), _harmonic(100.0)])
+    with torch.no_grad():
+        out = codec(wav, reference=reference)
+    from unicodec.lobes.quantizers import LEVEL_SCALE
+
+    level_hz = (out.quantized.global_vector[:, -1] / LEVEL_SCALE + 5.0).exp()
+    cents = 1200 * torch.log2(level_hz / torch.tensor([120.0, 200.0])).abs()
+    assert (cents < 60).all(), level_hz

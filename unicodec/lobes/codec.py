@@ -245,6 +245,19 @@ class UniCodec(nn.Module):
             return self.global_encoder(wav, lens, pitch_analysis=analysis)
         return self.global_encoder(wav, lens)
 
+    def _rebuilt_level(self, global_vector, analysis):
+        """G's vector from a reference crop with its pitch level token (the last entry,
+        ``pitch_level``) set to the rebuilt audio's mean log-F0: P's contour is relative
+        to that mean, so level plus contour is the rebuilt audio's pitch, as it is when G
+        and P see the same utterance (encoding)."""
+        if (
+            analysis is None or not getattr(self.global_encoder, "pitch_level", False)
+            or self.global_encoder.pitch_stats is not self.prosody
+        ):
+            return global_vector
+        level = analysis["stats"][:, :1].to(global_vector.dtype)
+        return torch.cat([global_vector[:, :-1], level], -1)
+
     def _frames(self, wav, lens, num_samples):
         frames = self.encoder(wav, lens)
         return frames, frames_for_samples(num_samples, self.hop_length)
@@ -283,7 +296,7 @@ class UniCodec(nn.Module):
             global_vector = self._global_vector(wav, lens, analysis)
         else:
             ref, _, ref_lens = self.pad_batch(reference, reference_lens, "reference")
-            global_vector = self._global_vector(ref, ref_lens)
+            global_vector = self._rebuilt_level(self._global_vector(ref, ref_lens), analysis)
         frames, num_frames = self._frames(wav, lens, num_samples)
         quantized = self.quantizer(frames, num_frames, global_vector, prosody=features)
         log_f0 = None
