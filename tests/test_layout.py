@@ -10,7 +10,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGE = os.path.join(ROOT, "unicodec")
 CORE = ["unicodec/tokens.py", "unicodec/lengths.py", "unicodec/export.py",
         "unicodec/inference.py", "unicodec/token_file.py", "unicodec/cli.py",
-        "unicodec/dasb.py", "unicodec/features.py"]
+        "unicodec/dasb.py", "unicodec/features.py", "unicodec/windowing.py",
+        "unicodec/swapping.py"]
 
 
 def imported_modules(path):
@@ -58,3 +59,28 @@ def test_evaluation_lives_in_its_package():
     for name in ("metrics.py", "judges.py", "probes.py", "bitrate_ladder.py", "evaluate.py",
                  "compare.py", "codec2.py"):
         assert name not in top, f"unicodec/{name} belongs in unicodec/evaluation/"
+
+
+def test_the_readme_concept_table_names_every_module():
+    """Every module of the package appears in README's concept table (by its path, or by
+    its folder's ``{a,b}`` group), and every path the table names exists."""
+    import re
+
+    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
+        readme = f.read()
+    table = readme[readme.index("| concept | file |"):]
+    table = table[: table.index("\n\n")]
+    named = set()
+    for cell in re.findall(r"`((?:unicodec|recipes)/[^`]*)`", table):
+        group = re.match(r"(.*)\{(.*)\}(.*)", cell)
+        if group:
+            named.update(group[1] + part + group[3] for part in group[2].split(","))
+        else:
+            named.add(cell)
+    for path in named:
+        assert os.path.exists(os.path.join(ROOT, path)), f"README names {path}, not in the tree"
+    folders = {p.rstrip("/") for p in named if p.endswith("/")}
+    missing = [p for p in files_under("unicodec")
+               if not p.endswith("__init__.py") and not p.endswith("__main__.py")
+               and p not in named and os.path.dirname(p) not in folders]
+    assert not missing, f"README's concept table does not name {missing}"

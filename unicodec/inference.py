@@ -7,153 +7,37 @@ folder (see :mod:`unicodec.export`) loads offline with::
     codec = foreign_class(source="path/to/folder", pymodule_file="custom.py",
                           classname="UniCodecInterface")
 
-or with :func:`load_model`. Long inputs are coded in overlapping windows (see
-:func:`plan_windows`) so that memory stays flat however long the audio is.
+or with :func:`load_model`. The interface is a thin adapter over plain functions that
+work on any :class:`~unicodec.lobes.codec.UniCodec` without SpeechBrain's ``Pretrained``:
+long inputs coded in overlapping windows (:mod:`unicodec.windowing`, so that memory stays
+flat however long the audio is) and token swapping (:mod:`unicodec.swapping`: voice
+conversion, prosody transfer and its alignment in time).
 
 Authors
  * UniCodec authors 2026
 """
 
 import logging
-import math
 import os
-from dataclasses import dataclass
 
 import soundfile as sf
 import torch
 from speechbrain.inference.interfaces import Pretrained
-from tqdm import tqdm
 
 from unicodec.data.audio import check_waveform, load_audio
-from unicodec.lengths import relative_to_count
 from unicodec.lobes.codec import check_waveform_batch
+from unicodec.swapping import PROSODY_ALIGNMENTS, align_prosody, swap_tokens  # noqa: F401
 from unicodec.token_file import load_tokens, model_info, save_tokens
 from unicodec.tokens import Tokens
+from unicodec.windowing import (  # noqa: F401
+    Window,
+    decode_windowed,
+    encode_windowed,
+    plan_windows,
+    window_samples,
+)
 
 logger = logging.getLogger(__name__)
-
-PROSODY_ALIGNMENTS = ("stretch", "trim")
-
-
-@dataclass(frozen=True)
-class Window:
-    """One analysis window of a long input, in samples.
-
-    Arguments
-    ---------
-    start, end : int
-        The samples the window codes, ``[start, end)``.
-    keep_start, keep_end : int
-        The central part whose tokens (or output samples) are kept.
-    """
-
-    start: int
-    end: int
-    keep_start: int
-    keep_end: int
-
-
-def plan_windows(num_samples, window, hop, step):
-    """Overlapping windows that cover ``num_samples``, each keeping its central part.
-
-    Windows start every ``hop`` samples and are ``window`` long; the last one is moved
-    back so that it ends on the last sample (so it is never shorter than a window). Two
-    neighbours hand over in the middle of their overlap, rounded down to a multiple of
-    ``step``, so every kept sample has about ``(window - hop) / 2`` samples of context on
-    each side, except at the ends of the input.
-
-    Arguments
-    ---------
-    num_samples : int
-        Length of the input.
-    window, hop : int
-        Window length and hop, multiples of ``step``, ``0 < hop <= window``.
-    step : int
-        Samples per paralinguistic frame (``UniCodec.samples_per_step``): every window
-        and every hand-over starts on a frame boundary of both token streams.
-
-    Returns
-    -------
-    list of Window
-        The kept parts tile ``[0, num_samples)`` in order.
-
-    Example
-    -------
-    >>> for w in plan_windows(10000, window=3200, hop=1920, step=640):
-    ...     print(w.start, w.end, w.keep_start, w.keep_end)
-    0 3200 0 2560
-    1920 5120 2560 4480
-    3840 7040 4480 6400
-    5760 8960 6400 7680
-    6400 10000 7680 10000
-    >>> len(plan_windows(3000, window=3200, hop=1920, step=640))
-    1
-    """
-    if window % step or hop % step or not 0 < hop <= window:
-        raise ValueError(
-            f"window ({window}) and hop ({hop}) must be positive multiples of {step} "
-            "with hop <= window"
-        )
-    if num_samples <= window:
-        return [Window(0, num_samples, 0, num_samples)]
-    starts = list(range(0, num_samples - window, hop))
-    last = (num_samples - window) // step * step
-    if starts[-1] == last:
-        starts.pop()
-    starts.append(last)
-    ends = [s + window for s in starts[:-1]] + [num_samples]
-    cuts = [(starts[k + 1] + ends[k]) // 2 // step * step for k in range(len(starts) - 1)]
-    keeps = [0] + cuts + [num_samples]
-    return [Window(s, e, keeps[k], keeps[k + 1]) for k, (s, e) in enumerate(zip(starts, ends))]
-
-
-def _pad_frames(codes, length):
-    """Zero-pads (or crops) ``[B, T, K]`` codes to ``length`` frames."""
-    if codes.shape[1] >= length:
-        return codes[:, :length]
-    return torch.nn.functional.pad(codes, (0, 0, 0, length - codes.shape[1]))
-
-
-def align_prosody(paralinguistic, num_frames, target_frames, mode="stretch"):
-    """Maps the valid P frames of a prosody reference onto another utterance's P frames.
-
-    Arguments
-    ---------
-    paralinguistic : torch.Tensor
-        ``[T, K]`` P tokens of the reference.
-    num_frames : int
-        Valid frames of the reference.
-    target_frames : int
-        Valid P frames of the utterance that receives them.
-    mode : str
-        ``"stretch"``: the whole contour is resampled in time (nearest frame) to the
-        target's length, so its shape spans the whole target. ``"trim"``: frames are
-        taken one for one from the start, cut where the target ends; a shorter
-        reference has its last frame repeated.
-
-    Returns
-    -------
-    torch.Tensor
-        ``[target_frames, K]``.
-
-    Example
-    -------
-    >>> p = torch.arange(4).unsqueeze(1)
-    >>> align_prosody(p, 4, 8, "stretch").flatten().tolist()
-    [0, 0, 1, 1, 2, 2, 3, 3]
-    >>> align_prosody(p, 4, 6, "trim").flatten().tolist()
-    [0, 1, 2, 3, 3, 3]
-    >>> align_prosody(p, 4, 2, "stretch").flatten().tolist()
-    [0, 2]
-    """
-    if mode not in PROSODY_ALIGNMENTS:
-        raise ValueError(f"prosody alignment must be one of {PROSODY_ALIGNMENTS}, got {mode!r}")
-    target = torch.arange(target_frames, device=paralinguistic.device)
-    if mode == "stretch":
-        index = torch.div(target * num_frames, target_frames, rounding_mode="floor")
-    else:
-        index = target.clamp(max=num_frames - 1)
-    return paralinguistic[index]
 
 
 class UniCodecInterface(Pretrained):
@@ -267,15 +151,7 @@ class UniCodecInterface(Pretrained):
 
     def window_samples(self):
         """Window and hop of long-input coding, in samples (multiples of a P frame)."""
-        step = self.samples_per_step
-        window = max(1, round(self.window_seconds * self.sample_rate / step)) * step
-        hop = max(1, round(self.hop_seconds * self.sample_rate / step)) * step
-        if hop > window:
-            raise ValueError(
-                f"hop_seconds ({self.hop_seconds}) must not exceed window_seconds "
-                f"({self.window_seconds})"
-            )
-        return window, hop
+        return window_samples(self.codec, self.window_seconds, self.hop_seconds)
 
     # ------------------------------------------------------------------ encoding
     def load_audio(self, path, savedir=None):
@@ -307,67 +183,11 @@ class UniCodecInterface(Pretrained):
         Tokens
             On ``self.device``; a padded batch gives the tokens of each file alone.
         """
-        codec = self.codec
-        wavs, wav_lens = check_waveform_batch(wavs, wav_lens, codec.hop_length, "wavs")
-        wavs, wav_lens = wavs.to(self.device), wav_lens.to(self.device)
+        wavs, wav_lens = check_waveform_batch(wavs, wav_lens, self.hop_length, "wavs")
         window, hop = self.window_samples()
-        counts = relative_to_count(wav_lens, wavs.shape[1])
-        with torch.no_grad():
-            if int(counts.max()) <= window:
-                return codec.encode(wavs, wav_lens, num_paralinguistic)
-            parts = []
-            for i, count in enumerate(counts.tolist()):
-                wav = wavs[i, :count].unsqueeze(0)
-                if count <= window:
-                    parts.append(codec.encode(wav, num_paralinguistic=num_paralinguistic))
-                else:
-                    parts.append(self._encode_windows(wav, num_paralinguistic, progress))
-        return self._stack(parts)
-
-    def _encode_windows(self, wav, num_paralinguistic, progress):
-        """Tokens of one long waveform ``[1, T]``, window by window."""
-        codec = self.codec
-        num_samples = wav.shape[1]
-        step, hop = codec.samples_per_step, codec.hop_length
-        stride = step // hop
-        windows = plan_windows(num_samples, *self.window_samples(), step)
-        num_p = math.ceil(num_samples / step)
-        semantic = paralinguistic = None
-        global_sum = 0.0
-        for w in tqdm(windows, desc="encode", unit="window", disable=not progress):
-            segment = wav[:, w.start:w.end]
-            tokens = codec.encode(segment, num_paralinguistic=num_paralinguistic)
-            padded, _, lens = codec.pad_batch(segment)
-            global_sum = global_sum + (w.keep_end - w.keep_start) * codec.global_encoder(
-                padded, lens)
-            if semantic is None:
-                semantic = tokens.semantic_tokens.new_zeros(
-                    1, num_p * stride, tokens.semantic_tokens.shape[2])
-                paralinguistic = tokens.paralinguistic_tokens.new_zeros(
-                    1, num_p, tokens.paralinguistic_tokens.shape[2])
-            for out, codes, size in ((semantic, tokens.semantic_tokens, hop),
-                                     (paralinguistic, tokens.paralinguistic_tokens, step)):
-                first = (w.keep_start - w.start) // size
-                last = math.ceil((w.keep_end - w.start) / size)
-                out[:, w.keep_start // size:w.keep_start // size + last - first] = (
-                    codes[:, first:last])
-        global_vector = global_sum / num_samples
-        global_tokens = codec.quantizer.global_quantizer.encode(
-            global_vector.unsqueeze(1)).squeeze(1)
-        return Tokens(global_tokens, semantic, paralinguistic,
-                      torch.tensor([num_samples], device=wav.device))
-
-    @staticmethod
-    def _stack(parts):
-        """One padded batch of single-utterance tokens (0 on padded frames)."""
-        length_s = max(t.semantic_tokens.shape[1] for t in parts)
-        length_p = max(t.paralinguistic_tokens.shape[1] for t in parts)
-        return Tokens(
-            global_tokens=torch.cat([t.global_tokens for t in parts]),
-            semantic_tokens=torch.cat([_pad_frames(t.semantic_tokens, length_s) for t in parts]),
-            paralinguistic_tokens=torch.cat(
-                [_pad_frames(t.paralinguistic_tokens, length_p) for t in parts]),
-            num_samples=torch.cat([t.num_samples for t in parts]),
+        return encode_windowed(
+            self.codec, wavs.to(self.device), wav_lens.to(self.device), window, hop,
+            num_paralinguistic, progress,
         )
 
     def encode_file(self, path, num_paralinguistic=None, progress=False):
@@ -384,43 +204,8 @@ class UniCodecInterface(Pretrained):
         """
         if not isinstance(tokens, Tokens):
             raise TypeError(f"decode_batch expects Tokens, got {type(tokens).__name__}")
-        codec = self.codec
-        tokens = tokens.to(self.device)
-        window, _ = self.window_samples()
-        counts = tokens.num_samples.tolist()
-        with torch.no_grad():
-            if max(counts) <= window:
-                return codec.decode(tokens)
-            out = torch.zeros(len(counts), max(counts), device=self.device)
-            for i, count in enumerate(counts):
-                single = tokens[i]
-                if count <= window:
-                    out[i, :count] = codec.decode(single)[0]
-                else:
-                    self._decode_windows(single, out[i, :count], progress)
-        return out
-
-    def _decode_windows(self, tokens, out, progress):
-        """Decodes the tokens of one long utterance into ``out`` ``[T]``, window by window."""
-        codec = self.codec
-        num_samples = int(tokens.num_samples[0])
-        step, hop = codec.samples_per_step, codec.hop_length
-        stride = step // hop
-        num_p = math.ceil(num_samples / step)
-        semantic = _pad_frames(tokens.semantic_tokens, num_p * stride)
-        paralinguistic = _pad_frames(tokens.paralinguistic_tokens, num_p)
-        windows = plan_windows(num_samples, *self.window_samples(), step)
-        for w in tqdm(windows, desc="decode", unit="window", disable=not progress):
-            first_p, frames_p = w.start // step, math.ceil((w.end - w.start) / step)
-            window_tokens = Tokens(
-                tokens.global_tokens,
-                semantic[:, first_p * stride:(first_p + frames_p) * stride],
-                paralinguistic[:, first_p:first_p + frames_p],
-                torch.tensor([w.end - w.start], device=self.device),
-            )
-            wav = codec.decode(window_tokens)[0]
-            out[w.keep_start:w.keep_end] = wav[w.keep_start - w.start:w.keep_end - w.start]
-        return out
+        window, hop = self.window_samples()
+        return decode_windowed(self.codec, tokens.to(self.device), window, hop, progress)
 
     def decode_file(self, path, progress=False):
         """Waveform ``[T]`` of a token file made by this model (checked by fingerprint)."""
@@ -498,40 +283,12 @@ class UniCodecInterface(Pretrained):
                 "this model has no global (G) tokens, so it cannot take the voice of "
                 "`speaker`; only `prosody` can be swapped"
             )
-        src = self._as_tokens(source, "source", progress)
-        batch = src.batch_size
-        global_tokens = src.global_tokens
-        if speaker is not None:
-            global_tokens = self._broadcast(self._as_tokens(speaker, "speaker", progress),
-                                            batch, "speaker").global_tokens
-        paralinguistic = src.paralinguistic_tokens
-        if prosody is not None:
-            ref = self._broadcast(self._as_tokens(prosody, "prosody", progress), batch,
-                                  "prosody")
-            step = self.samples_per_step
-            paralinguistic = ref.paralinguistic_tokens.new_zeros(
-                batch, src.paralinguistic_tokens.shape[1], ref.paralinguistic_tokens.shape[2])
-            for b in range(batch):
-                target = math.ceil(int(src.num_samples[b]) / step)
-                frames = math.ceil(int(ref.num_samples[b]) / step)
-                paralinguistic[b, :target] = align_prosody(
-                    ref.paralinguistic_tokens[b], frames, target, prosody_align)
-        return Tokens(global_tokens, src.semantic_tokens, paralinguistic, src.num_samples)
-
-    @staticmethod
-    def _broadcast(tokens, batch, name):
-        if tokens.batch_size == batch:
-            return tokens
-        if tokens.batch_size == 1:
-            return Tokens(
-                tokens.global_tokens.expand(batch, -1),
-                tokens.semantic_tokens.expand(batch, -1, -1),
-                tokens.paralinguistic_tokens.expand(batch, -1, -1),
-                tokens.num_samples.expand(batch),
-            )
-        raise ValueError(
-            f"{name} has {tokens.batch_size} utterances; the source has {batch} "
-            "(give 1 or as many as the source)"
+        return swap_tokens(
+            self._as_tokens(source, "source", progress),
+            None if speaker is None else self._as_tokens(speaker, "speaker", progress),
+            None if prosody is None else self._as_tokens(prosody, "prosody", progress),
+            prosody_align,
+            self.samples_per_step,
         )
 
     def convert(self, source, speaker=None, prosody=None, prosody_align="stretch",
