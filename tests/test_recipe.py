@@ -130,8 +130,10 @@ def test_every_top_level_key_is_used(config):
     with open(os.path.join(ROOT, config)) as f:
         text = f.read()
     script = ""
-    for path in (TRAIN, os.path.join(ROOT, "unicodec", "data", "codec_pipeline.py")):
-        with open(path) as f:  # the recipe and its data pipeline read the keys
+    for path in (TRAIN, os.path.join(ROOT, "unicodec", "data", "codec_pipeline.py"),
+                 os.path.join(ROOT, "unicodec", "training.py"),
+                 os.path.join(ROOT, "recipes", "LibriTTS", "libritts_prepare.py")):
+        with open(path) as f:  # the recipe, its data pipeline and helpers read the keys
             script += f.read()
     try:  # SpeechBrain >= 1.1
         from speechbrain.core import RunOptions
@@ -193,7 +195,7 @@ def test_training_is_killed_and_resumes_without_repeating_work(tiny_recipe, tmp_
     save = output / "save"
     command = [sys.executable, TRAIN, *_train_command(
         tiny_recipe, output, "--number_of_epochs", "3", "--ckpt_interval_steps", "2",
-        "--adversarial_start_epoch", "0",
+        "--adversarial_start_epoch", "0", "--log_interval_steps", "2",
     )]
     log = open(tmp_path / "first.log", "w")
     proc = subprocess.Popen(command, env=_env(), stdout=log, stderr=subprocess.STDOUT,
@@ -239,6 +241,13 @@ def test_training_is_killed_and_resumes_without_repeating_work(tiny_recipe, tmp_
                  "mutual_information", "speaker_global", "prosody", "adversarial",
                  "feature_matching", "discriminator"):
         assert re.search(rf"train {term}: [-0-9.e+]+", train_log), term
+    # and every 2 optimizer steps in step_log.txt, by step, the resumed run continuing
+    step_log = (output / "step_log.txt").read_text().splitlines()
+    logged = [int(re.search(r"step: (\d+)", line).group(1)) for line in step_log]
+    assert logged and all(step % 2 == 0 for step in logged), logged
+    assert logged[-1] == steps - steps % 2
+    for term in ("mel", "phone", "generator", "discriminator"):
+        assert re.search(rf"train {term}: [-0-9.e+]+", step_log[-1]), term
     metrics = yaml.safe_load((output / "test_metrics.json").read_text())
     assert metrics["mel_distance"] > 0
     assert 0 < metrics["semantic_usage"] <= 1
@@ -255,7 +264,8 @@ def test_two_gloo_ranks_train_and_save_one_checkpoint(tiny_recipe, tmp_path):
         sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
         "--master_port", str(29500 + os.getpid() % 1000), TRAIN,
         *_train_command(tiny_recipe, output, "--number_of_epochs", "1",
-                        "--adversarial_start_epoch", "0", "--distributed_backend", "gloo"),
+                        "--adversarial_start_epoch", "0", "--distributed_backend", "gloo",
+                        "--log_interval_steps", "1"),
     ]
     result = subprocess.run(command, env=_env(), capture_output=True, text=True, cwd=ROOT,
                             timeout=600)
@@ -268,14 +278,19 @@ def test_two_gloo_ranks_train_and_save_one_checkpoint(tiny_recipe, tmp_path):
         num_train = len(yaml.safe_load(f))
     # each rank takes half the batches of an epoch
     assert _brain_state(ckpt)["optimizer_step"] == num_train // 2 // 2
+    # the step log is written once per step (by the main process), not once per rank
+    step_log = (output / "step_log.txt").read_text().splitlines()
+    assert len(step_log) == num_train // 2 // 2, step_log
     state = torch.load(ckpt / "codec.ckpt", map_location="cpu")
     assert all(torch.isfinite(v).all() for v in state.values() if v.is_floating_point())
     assert (output / "test_metrics.json").is_file()
     shutil.rmtree(output, ignore_errors=True)
 
 
-def test_full_config_distills_a_local_teacher_through_the_cache(tiny_recipe, tmp_path):
-    """hparams/unicodec.yaml, shrunk: an SSL teacher built here, features cached once."""
+@pytest.mark.parametrize("cached", [True, False], ids=["cache", "online"])
+def test_full_config_distills_a_local_teacher(tiny_recipe, tmp_path, cached):
+    """hparams/unicodec.yaml, shrunk: an SSL teacher built here, run online (the default)
+    or with its features cached once."""
     from unicodec.lobes.teachers import save_tiny_ssl_model
 
     teacher = tmp_path / "teacher"
@@ -291,6 +306,7 @@ def test_full_config_distills_a_local_teacher_through_the_cache(tiny_recipe, tmp
         "--train_subsets", "[train-synth]", "--valid_subsets", "[dev-synth]",
         "--test_subsets", "[test-synth]", "--num_speakers", "64",
         "--teacher_source", str(teacher), "--teacher_layer", "1", "--teacher_dim", "32",
+        *(["--teacher_cache_folder", str(output / "teacher_cache")] if cached else []),
     )]
     env = dict(_env(), HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
     result = subprocess.run(command, env=env, capture_output=True, text=True, cwd=ROOT,
@@ -300,8 +316,11 @@ def test_full_config_distills_a_local_teacher_through_the_cache(tiny_recipe, tmp
     for term in ("distillation", "adversarial", "mutual_information", "speaker_global"):
         assert re.search(rf"train {term}: [-0-9.e+]+", train_log), term
     assert "train phone" not in train_log  # no phone head in this config
-    # one cached feature file per utterance of the three splits, under one fingerprint
     cache = output / "teacher_cache"
+    if not cached:
+        assert not cache.exists()
+        return
+    # one cached feature file per utterance of the three splits, under one fingerprint
     fingerprints = os.listdir(cache)
     assert len(fingerprints) == 1
     cached = list((cache / fingerprints[0]).iterdir())
@@ -337,3 +356,42 @@ def test_baselines_train_with_the_same_recipe(tiny_recipe, tmp_path, baseline, t
     metrics = yaml.safe_load((output / "test_metrics.json").read_text())
     assert "global_usage" not in metrics and metrics["semantic_usage"] > 0
     assert (output / "model" / "codec.ckpt").is_file()
+
+
+def test_the_generator_step_reuses_the_discriminators_real_features(tmp_path):
+    """The discriminator step's features of the real window (same weights, same window)
+    give the generator step the same adversarial and feature-matching terms as running
+    the discriminators on the real audio again."""
+    import speechbrain as sb
+    from hyperpyyaml import load_hyperpyyaml
+    from speechbrain.dataio.batch import PaddedBatch
+
+    from conftest import speechlike
+
+    recipe = _recipe_module()
+    with open(os.path.join(ROOT, "hparams", "unicodec_cpu.yaml")) as f:
+        hparams = load_hyperpyyaml(f, {"data_folder": str(tmp_path),
+                                       "output_folder": str(tmp_path)})
+    brain = recipe.UniCodecBrain(modules=hparams["modules"], hparams=hparams,
+                                 run_opts={"device": "cpu"}, checkpointer=None)
+    hparams["epoch_counter"].current = hparams["adversarial_start_epoch"] + 1
+    brain.on_stage_start(sb.Stage.TRAIN, hparams["epoch_counter"].current)
+    items = [{"id": f"u{i}", "sig": speechlike(16000, i), "ref": speechlike(16000, 9 + i),
+              "spk_id_encoded": torch.LongTensor([i]),
+              "phones": torch.zeros(50, dtype=torch.long)} for i in range(2)]
+    batch = PaddedBatch(items)
+    torch.manual_seed(0)
+    brain.modules.train()
+    with torch.no_grad():
+        out = brain.compute_forward(batch, sb.Stage.TRAIN)
+        brain.adversarial_start = None
+        wav = batch.sig.data
+        _, feats = brain.modules.discriminators(
+            brain._adversarial_crop(torch.cat([wav, out.wav]))
+        )
+        brain.real_features = [[f[:2] for f in fs] for fs in feats]
+        reused = brain._generator_terms(out, batch, sb.Stage.TRAIN)
+        brain.real_features = None
+        again = brain._generator_terms(out, batch, sb.Stage.TRAIN)
+    for term in ("adversarial", "feature_matching"):
+        assert torch.allclose(reused[term], again[term], rtol=1e-5, atol=1e-7), term

@@ -160,6 +160,21 @@ def prepare_libritts(
     return summary
 
 
+def prepare_from_hparams(hparams):
+    """:func:`prepare_libritts` with the recipe's keys (``data_folder``, the subsets,
+    the duration bounds, ``skip_prep``), writing into ``output_folder``."""
+    return prepare_libritts(
+        data_folder=hparams["data_folder"],
+        save_folder=hparams["output_folder"],
+        train_subsets=hparams["train_subsets"],
+        valid_subsets=hparams["valid_subsets"],
+        test_subsets=hparams["test_subsets"],
+        min_duration=hparams["min_duration"],
+        max_duration=hparams["max_duration"],
+        skip_prep=hparams["skip_prep"],
+    )
+
+
 def _as_list(subsets):
     if subsets is None:
         return []

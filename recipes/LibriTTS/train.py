@@ -20,7 +20,6 @@ import json
 import logging
 import os
 import random
-import shutil
 import sys
 
 import speechbrain as sb
@@ -28,50 +27,34 @@ import torch
 from hyperpyyaml import load_hyperpyyaml
 from speechbrain.utils.distributed import if_main_process, run_on_main
 
-from unicodec.data.codec_pipeline import dataio_prepare, fill_teacher_cache
+from unicodec.data.codec_pipeline import (
+    dataio_prepare,
+    fill_teacher_cache,
+    loader_options,
+    online_teacher_targets,
+)
+from unicodec.evaluation.metrics import ResynthesisMetrics, codebook_usage
 from unicodec.export import export_model
 from unicodec.lengths import count_to_relative
-from unicodec.evaluation.metrics import ResynthesisMetrics, codebook_usage, save_spectrogram_comparison
+from unicodec.training import (
+    TermMeans,
+    check_loss_weights,
+    drop_incomplete_checkpoints,
+    make_optimizers,
+    make_step_loggers,
+    move_unregistered_modules,
+    rank_and_world,
+    step_optimizers,
+    unwrap,
+    weighted_sum,
+    wrap_ddp,
+    write_samples,
+)
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from libritts_prepare import prepare_libritts  # noqa: E402
+from libritts_prepare import prepare_from_hparams  # noqa: E402
 
 logger = logging.getLogger(__name__)
-
-# Training terms and the module each one needs (None: always computed); `loss_weights`
-# may weigh these alone.
-TERM_MODULES = {
-    "mel": None,
-    "stft": None,
-    "commitment": None,
-    "adversarial": "discriminators",
-    "feature_matching": "discriminators",
-    "distillation": "distillation",
-    "phone": "phone_classifier",
-    "speaker_adversary": "speaker_adversary",
-    "mutual_information": "club",
-    "club_fit": "club",
-    "decorrelation": "decorrelation",
-    "speaker_global": "speaker_classifier",
-    "prosody": "prosody_regression",
-    "pitch": None,  # a source-filter decoder's pitch prediction, when the codec has one
-}
-
-
-def check_loss_weights(weights):
-    """Raises ValueError naming any key of ``loss_weights`` that is no training term (a
-    misspelt one would otherwise leave its term at weight 1.0)."""
-    unknown = sorted(set(weights) - set(TERM_MODULES))
-    if unknown:
-        raise ValueError(
-            f"loss_weights: unknown term(s) {', '.join(repr(u) for u in unknown)}; the "
-            f"terms are {', '.join(sorted(TERM_MODULES))}"
-        )
-
-
-def _unwrap(module):
-    """The module inside a DDP / DataParallel wrapper."""
-    return getattr(module, "module", module)
 
 
 class UniCodecBrain(sb.Brain):
@@ -79,16 +62,18 @@ class UniCodecBrain(sb.Brain):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        # the losses (STFT windows, mel filters), the prosody targets and the frozen
-        # teacher live in hparams: SpeechBrain moves only `modules` to the device
-        in_modules = {id(m) for m in self.modules.values()}
-        for value in vars(self.hparams).values():
-            if isinstance(value, torch.nn.Module) and id(value) not in in_modules:
-                value.to(self.device)
+        # a teacher whose features come from the cache stays on the host (the cache
+        # filling moves it to the device for that alone)
+        cached = bool(getattr(self.hparams, "teacher_cache_folder", None))
+        move_unregistered_modules(
+            self.hparams, self.modules, self.device, skip=("teacher",) if cached else ()
+        )
 
     # ------------------------------------------------------------ forward
     def compute_forward(self, batch, stage):
         """Encodes, quantizes and decodes the batch (G sees the reference crop)."""
+        # read on the host before the move: no device synchronisation per step
+        self.labelled = bool((batch.spk_id_encoded.data >= 0).any())  # held-out: no class
         batch = batch.to(self.device)
         wav, lens = batch.sig
         ref, ref_lens = batch.ref
@@ -123,7 +108,7 @@ class UniCodecBrain(sb.Brain):
             phones = batch.phones.data[:, : q.semantic.shape[1]]
             terms["phone"] = self.modules.phone_classifier(q.semantic, phones, s_lens)
         speakers = batch.spk_id_encoded.data.flatten()
-        labelled = bool((speakers >= 0).any())  # held-out speakers have no class
+        labelled = self.labelled
         if "speaker_adversary" in self.modules and labelled:
             terms["speaker_adversary"] = self.modules.speaker_adversary(
                 q.semantic, speakers, s_lens
@@ -132,7 +117,7 @@ class UniCodecBrain(sb.Brain):
             terms["mutual_information"] = self.modules.club(
                 q.semantic, q.paralinguistic, s_lens
             )
-            terms["club_fit"] = _unwrap(self.modules.club).learning_loss(
+            terms["club_fit"] = unwrap(self.modules.club).learning_loss(
                 q.semantic, q.paralinguistic, s_lens
             )
         if "decorrelation" in self.modules:
@@ -155,18 +140,24 @@ class UniCodecBrain(sb.Brain):
                 p_lens,
             )
         if self._adversarial_on(stage):
-            disc = _unwrap(self.modules.discriminators)
+            disc = unwrap(self.modules.discriminators)
             for p in disc.parameters():  # the generator step leaves D untouched
                 p.requires_grad_(False)
+            # the discriminator step of this batch saw the same real window with the
+            # same weights: its features of the real audio are reused, not recomputed
+            real_feats = self.real_features
+            rebuilt = out.wav if real_feats is not None else torch.cat([wav, out.wav])
             try:
-                scores, feats = disc(self._adversarial_crop(torch.cat([wav, out.wav])))
+                scores, feats = disc(self._adversarial_crop(rebuilt))
             finally:
                 for p in disc.parameters():
                     p.requires_grad_(True)
-            batch_size = wav.shape[0]
-            fake_scores = [s[batch_size:] for s in scores]
-            real_feats = [[f[:batch_size].detach() for f in fs] for fs in feats]
-            fake_feats = [[f[batch_size:] for f in fs] for fs in feats]
+            fake_scores, fake_feats = scores, feats
+            if real_feats is None:
+                batch_size = wav.shape[0]
+                fake_scores = [s[batch_size:] for s in scores]
+                real_feats = [[f[:batch_size].detach() for f in fs] for fs in feats]
+                fake_feats = [[f[batch_size:] for f in fs] for fs in feats]
             terms["adversarial"] = self.hparams.generator_adversarial_loss(fake_scores)
             terms["feature_matching"] = self.hparams.feature_matching_loss(
                 fake_feats, real_feats
@@ -191,23 +182,22 @@ class UniCodecBrain(sb.Brain):
         if hasattr(batch, "teacher_feats"):
             feats = batch.teacher_feats.data
         else:
-            wav, lens = batch.sig
-            with torch.no_grad():
-                feats = self.hparams.teacher(wav, lens)
+            audio, audio_lens = batch.audio
+            feats = online_teacher_targets(
+                self.hparams.teacher, audio, audio_lens, batch.start,
+                batch.sig.data.shape[1], unwrap(self.modules.codec).hop_length,
+            )
         feats = feats[:, :num_frames]
         if feats.shape[1] < num_frames:
             feats = torch.nn.functional.pad(feats, (0, 0, 0, num_frames - feats.shape[1]))
         return feats.to(self.device)
-
-    def _weighted(self, terms):
-        weights = self.hparams.loss_weights
-        return sum(weights.get(name, 1.0) * value for name, value in terms.items())
 
     # ------------------------------------------------------------ training step
     def fit_batch(self, batch):
         """A discriminator step, then a generator step (both under AMP when asked)."""
         should_step = (self.step % self.grad_accumulation_factor) == 0
         self.adversarial_start = None
+        self.real_features = None
         with self.no_sync(not should_step):
             with self.training_ctx:
                 out = self.compute_forward(batch, sb.Stage.TRAIN)
@@ -215,24 +205,29 @@ class UniCodecBrain(sb.Brain):
             if self._adversarial_on(sb.Stage.TRAIN):
                 wav = batch.sig.data.to(self.device)
                 with self.training_ctx:
-                    scores, _ = self.modules.discriminators(
+                    scores, feats = self.modules.discriminators(
                         self._adversarial_crop(torch.cat([wav, out.wav.detach()]))
                     )
                     real = [s[: wav.shape[0]] for s in scores]
                     fake = [s[wav.shape[0]:] for s in scores]
+                    self.real_features = [
+                        [f[: wav.shape[0]].detach() for f in fs] for fs in feats
+                    ]
                     loss_d, _, _ = self.hparams.discriminator_adversarial_loss(fake, real)
                 self._backward(loss_d, "discriminator")
                 stats["discriminator"] = loss_d.detach()
             with self.training_ctx:
                 terms = self._generator_terms(out, batch, sb.Stage.TRAIN)
-                loss_g = self._weighted(terms)
+                loss_g = weighted_sum(terms, self.hparams.loss_weights)
             self._backward(loss_g, "generator")
         if should_step:
             self._step_optimizers()
         stats.update({name: value.detach() for name, value in terms.items()})
         stats["generator"] = loss_g.detach()
         self._accumulate(stats)
-        return loss_g.detach().cpu()
+        if should_step:
+            self._log_interval()
+        return loss_g.detach()
 
     def _backward(self, loss, name):
         """Backward of one optimizer's loss; a non-finite loss is counted and skipped."""
@@ -244,37 +239,12 @@ class UniCodecBrain(sb.Brain):
         self.scaler.scale(loss / self.grad_accumulation_factor).backward()
 
     def _step_optimizers(self):
-        for name, opt in self.optimizers_dict.items():
-            if self.skipped.pop(name, False):
-                opt.zero_grad(set_to_none=True)
-                continue
-            params = [p for g in opt.param_groups for p in g["params"]]
-            if not any(p.grad is not None for p in params):
-                continue  # e.g. the discriminator before it joins
-            self.scaler.unscale_(opt)
-            torch.nn.utils.clip_grad_norm_(params, self.max_grad_norm)
-            self.scaler.step(opt)
-            opt.zero_grad(set_to_none=True)
-        self.scaler.update()
+        step_optimizers(self.optimizers_dict, self.scaler, self.max_grad_norm, self.skipped)
         self.optimizer_step += 1
 
     def init_optimizers(self):
         """Two optimizers (and their schedulers), registered under stable names."""
-        generator_modules = [m for k, m in self.modules.items() if k != "discriminators"]
-        generator_params = [p for m in generator_modules for p in m.parameters()]
-        self.optimizer_generator = self.hparams.opt_class_generator(generator_params)
-        self.optimizers_dict = {"generator": self.optimizer_generator}
-        self.schedulers = {
-            "generator": self.hparams.scheduler_generator(self.optimizer_generator)
-        }
-        if "discriminators" in self.modules:
-            self.optimizer_discriminator = self.hparams.opt_class_discriminator(
-                self.modules.discriminators.parameters()
-            )
-            self.optimizers_dict["discriminator"] = self.optimizer_discriminator
-            self.schedulers["discriminator"] = self.hparams.scheduler_discriminator(
-                self.optimizer_discriminator
-            )
+        self.optimizers_dict, self.schedulers = make_optimizers(self.hparams, self.modules)
         self.skipped = {}
         if self.checkpointer is not None:
             for name, opt in self.optimizers_dict.items():
@@ -285,28 +255,40 @@ class UniCodecBrain(sb.Brain):
             run_on_main(drop_incomplete_checkpoints, args=[self.checkpointer])
 
     def _wrap_distributed(self):
-        """DDP as in SpeechBrain, but without SyncBatchNorm on CPU (gloo), which torch
-        refuses; batch norm statistics then stay per rank there."""
-        if not (self.distributed_launch and str(self.device).startswith("cpu")):
+        """DDP without re-broadcasting buffers each forward (see ``wrap_ddp``)."""
+        if not self.distributed_launch:
             return super()._wrap_distributed()
-        for name, module in self.modules.items():
-            if any(p.requires_grad for p in module.parameters()):
-                self.modules[name] = torch.nn.parallel.DistributedDataParallel(
-                    module, find_unused_parameters=self.find_unused_parameters
-                )
+        wrap_ddp(self.modules, self.device, self.find_unused_parameters)
 
     # ------------------------------------------------------------ statistics
     def _accumulate(self, stats):
-        for name, value in stats.items():
-            total, count = self.term_sums.get(name, (0.0, 0))
-            self.term_sums[name] = (total + float(value), count + 1)
+        """The terms join the stage's means (and, in training, the interval's)."""
+        self.term_means.add(stats)
+        if self.interval_means is not None:
+            self.interval_means.add(stats)
 
-    def _averages(self):
-        return {name: total / max(count, 1) for name, (total, count) in self.term_sums.items()}
+    def on_fit_start(self):
+        """SpeechBrain's, and the loggers of every ``log_interval_steps`` steps."""
+        super().on_fit_start()
+        self.step_loggers = make_step_loggers(
+            self.hparams.output_folder, getattr(self.hparams, "log_interval_steps", 0)
+        )
+
+    def _log_interval(self):
+        interval = getattr(self.hparams, "log_interval_steps", 0) or 0
+        if not interval or self.optimizer_step % interval or not self.interval_means:
+            return
+        stats = self.interval_means.read()
+        self.interval_means.reset()
+        meta = {"step": self.optimizer_step, "epoch": self.hparams.epoch_counter.current}
+        for step_logger in getattr(self, "step_loggers", []):
+            step_logger.log_stats(stats_meta=meta, train_stats=stats)
 
     def on_stage_start(self, stage, epoch=None):
         """Resets the per-term averages."""
-        self.term_sums = {}
+        self.real_features = None
+        self.term_means = TermMeans()
+        self.interval_means = TermMeans() if stage == sb.Stage.TRAIN else None
         self.eval_outputs = []
         if stage == sb.Stage.TEST:
             self.metrics = ResynthesisMetrics(sample_rate=self.hparams.sample_rate)
@@ -316,8 +298,8 @@ class UniCodecBrain(sb.Brain):
         with torch.no_grad():
             out = self.compute_forward(batch, stage)
             terms = self._generator_terms(out, batch, stage)
-            loss = self._weighted(terms)
-        self._accumulate({**terms, "generator": loss})
+            loss = weighted_sum(terms, self.hparams.loss_weights)
+        self._accumulate({**terms, "generator": loss.detach()})
         wav, lens = batch.sig
         wav = wav.to(self.device)
         if stage == sb.Stage.TEST:
@@ -331,7 +313,7 @@ class UniCodecBrain(sb.Brain):
 
     def on_stage_end(self, stage, stage_loss, epoch=None):
         """Logs every term, steps the schedulers, saves checkpoints and samples."""
-        stats = {"loss": stage_loss, **self._averages()}
+        stats = {"loss": stage_loss, **self.term_means.read()}
         if stage == sb.Stage.TRAIN:
             self.train_stats = stats
             return
@@ -346,7 +328,10 @@ class UniCodecBrain(sb.Brain):
                 valid_stats=stats,
             )
             if if_main_process():
-                self._write_samples(epoch)
+                write_samples(
+                    os.path.join(self.hparams.samples_folder, f"epoch_{epoch}"),
+                    self.eval_outputs, self.hparams.sample_rate, f"epoch {epoch}",
+                )
             # the mel distance picks the best checkpoint: the total also holds the fit of
             # CLUB's variational network, which says nothing about the codec
             self.checkpointer.save_and_keep_only(
@@ -354,48 +339,12 @@ class UniCodecBrain(sb.Brain):
             )
         if stage == sb.Stage.TEST:
             stats.update(self.metrics.summarize())
-            stats.update(codebook_usage(self.eval_outputs, _unwrap(self.modules.codec)))
+            stats.update(codebook_usage(self.eval_outputs, unwrap(self.modules.codec)))
             self.hparams.train_logger.log_stats(
                 stats_meta={"epoch loaded": self.hparams.epoch_counter.current},
                 test_stats=stats,
             )
             self.test_stats = stats
-
-    def _write_samples(self, epoch):
-        folder = os.path.join(self.hparams.samples_folder, f"epoch_{epoch}")
-        os.makedirs(folder, exist_ok=True)
-        sample_rate = self.hparams.sample_rate
-        for utt_id, wav, rebuilt, length in self.eval_outputs:
-            n = int(round(float(length) * wav.shape[0]))
-            for tag, audio in (("original", wav[:n]), ("rebuilt", rebuilt[:n])):
-                sb.dataio.dataio.write_audio(
-                    os.path.join(folder, f"{utt_id}_{tag}.wav"), audio.float(), sample_rate
-                )
-            save_spectrogram_comparison(
-                os.path.join(folder, f"{utt_id}.png"),
-                wav[:n],
-                rebuilt[:n],
-                sample_rate,
-                title=f"{utt_id}, epoch {epoch}",
-            )
-
-
-def drop_incomplete_checkpoints(checkpointer):
-    """Deletes checkpoints that miss a recoverable's file (a save that was interrupted).
-
-    SpeechBrain writes a checkpoint's meta file first and the parameter files after it,
-    so a run killed while saving leaves a folder that cannot be recovered from; the
-    previous complete checkpoint is then the one to resume from.
-    """
-    expected = {f"{name}.ckpt" for name in checkpointer.recoverables}
-    for ckpt in checkpointer.list_checkpoints():
-        missing = sorted(expected - set(os.listdir(ckpt.path)))
-        if missing:
-            logger.warning(
-                f"checkpoint {ckpt.path} is incomplete (no {', '.join(missing)}): deleted"
-            )
-            shutil.rmtree(ckpt.path)
-
 
 def main(argv):
     hparams_file, run_opts, overrides = sb.parse_arguments(argv)
@@ -412,19 +361,7 @@ def main(argv):
         hyperparams_to_save=hparams_file,
         overrides=overrides,
     )
-    run_on_main(
-        prepare_libritts,
-        kwargs={
-            "data_folder": hparams["data_folder"],
-            "save_folder": hparams["output_folder"],
-            "train_subsets": hparams["train_subsets"],
-            "valid_subsets": hparams["valid_subsets"],
-            "test_subsets": hparams["test_subsets"],
-            "min_duration": hparams["min_duration"],
-            "max_duration": hparams["max_duration"],
-            "skip_prep": hparams["skip_prep"],
-        },
-    )
+    run_on_main(prepare_from_hparams, args=[hparams])
     check_loss_weights(hparams["loss_weights"])
     codec = hparams["codec"]
     logger.info(f"UniCodec tokens: {codec.bitrate_report()}")
@@ -437,21 +374,25 @@ def main(argv):
         checkpointer=hparams["checkpointer"],
     )
     if hparams.get("teacher") is not None and hparams.get("teacher_cache_folder"):
-        run_on_main(fill_teacher_cache, args=[hparams, datasets, brain.device])
-    loader_kwargs = {"batch_size": hparams["batch_size"], "num_workers": hparams["num_workers"]}
+        # every rank fills its share, then all wait; the teacher leaves the device after
+        rank, world = rank_and_world()
+        fill_teacher_cache(hparams, datasets, brain.device, rank=rank, world_size=world)
+        sb.utils.distributed.ddp_barrier()
+        hparams["teacher"].to("cpu")
+    loaders = loader_options(hparams, datasets)
     brain.fit(
         brain.hparams.epoch_counter,
         datasets["train"],
         datasets["valid"],
-        train_loader_kwargs={**loader_kwargs, "shuffle": True, "drop_last": True},
-        valid_loader_kwargs=loader_kwargs,
+        train_loader_kwargs=loaders["train"],
+        valid_loader_kwargs=loaders["valid"],
     )
     # the last checkpoint: after adversarial training the lowest valid mel is often an
     # early one, whose phase and harmonics the discriminators had not refined yet
-    brain.evaluate(datasets["test"], test_loader_kwargs=loader_kwargs)
+    brain.evaluate(datasets["test"], test_loader_kwargs=loaders["test"])
     if if_main_process():
         export_model(
-            _unwrap(brain.modules.codec),
+            unwrap(brain.modules.codec),
             os.path.join(os.path.dirname(os.path.abspath(hparams_file)), hparams["model_config"]),
             hparams["export_folder"],
         )

@@ -21,6 +21,7 @@ from tqdm import tqdm
 from unicodec.data.audio import load_audio
 from unicodec.data.phones import phone_targets
 from unicodec.data.teacher_cache import TeacherCache, cached_features
+from unicodec.lengths import relative_to_count
 
 
 def crop_bounds(num_samples, segment, step, rng):
@@ -45,14 +46,40 @@ def reference_bounds(num_samples, start, segment, reference, step, rng):
     return 0 if start > num_samples - (start + segment) else max(num_samples - reference, 0)
 
 
+def crop_features(feats, start, num_samples, hop_length):
+    """The frames of whole-utterance features ``[N, D]`` that a crop covers: from
+    ``start // hop_length``, ``ceil(num_samples / hop_length)`` of them (fewer at the end).
+
+    Example
+    -------
+    >>> crop_features(torch.arange(10.0)[:, None], start=640, num_samples=700,
+    ...               hop_length=320).flatten().tolist()
+    [2.0, 3.0, 4.0]
+    """
+    first = start // hop_length
+    return feats[first: first + math.ceil(num_samples / hop_length)]
+
+
+def teacher_dtype(hparams):
+    """The stored type of the teacher cache (``teacher_cache_dtype``, default float16)."""
+    name = hparams.get("teacher_cache_dtype") or "float16"
+    dtype = getattr(torch, str(name), None)
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise ValueError(f"teacher_cache_dtype: {name!r} is no floating torch dtype")
+    return dtype
+
+
 def dataio_prepare(hparams, codec):
     """Datasets with the audio pipelines (crops for training, whole utterances otherwise).
 
     Reads ``train.json``, ``valid.json`` and ``test.json`` of ``hparams["output_folder"]``
     (:func:`prepare_libritts`); training items are a random crop (``sig``), a reference
     crop of the same utterance for G (``ref``), the crop's start, the encoded speaker and,
-    when the hparams give them, frame phone ids and the cached teacher features of the
-    crop. Returns the datasets and the speaker label encoder.
+    when the hparams give them, frame phone ids and the teacher's targets: with
+    ``teacher_cache_folder``, the cached features of the crop (``teacher_feats``), else the
+    whole utterance and the crop's start (``audio``, ``start``), which the recipe gives the
+    teacher online, so that both ways give the same targets. Returns the datasets and the
+    speaker label encoder.
     """
     sample_rate = hparams["sample_rate"]
     step = codec.samples_per_step
@@ -142,8 +169,13 @@ def dataio_prepare(hparams, codec):
         sb.dataio.dataset.add_dynamic_item(list(datasets.values()), phone_pipeline)
         keys.append("phones")
 
+    if hparams.get("teacher") is not None and not hparams.get("teacher_cache_folder"):
+        keys += ["audio", "start"]  # the teacher runs online on the whole utterance
     if hparams.get("teacher") is not None and hparams.get("teacher_cache_folder"):
-        cache = TeacherCache(hparams["teacher_cache_folder"], fingerprint=hparams["teacher"])
+        cache = TeacherCache(
+            hparams["teacher_cache_folder"], fingerprint=hparams["teacher"],
+            dtype=teacher_dtype(hparams),
+        )
 
         @sb.utils.data_pipeline.takes("id", "sig", "start")
         @sb.utils.data_pipeline.provides("teacher_feats")
@@ -155,8 +187,7 @@ def dataio_prepare(hparams, codec):
                     f"no cached teacher features for {utt_id} in {cache.folder}: "
                     "fill_teacher_cache runs before training"
                 )
-            first = start // codec.hop_length
-            return feats[first: first + math.ceil(sig.shape[0] / codec.hop_length)]
+            return crop_features(feats, start, sig.shape[0], codec.hop_length)
 
         sb.dataio.dataset.add_dynamic_item(list(datasets.values()), teacher_pipeline)
         keys.append("teacher_feats")
@@ -166,18 +197,116 @@ def dataio_prepare(hparams, codec):
     return datasets, label_encoder
 
 
-def fill_teacher_cache(hparams, datasets, device):
+def loader_options(hparams, datasets):
+    """Data-loader keyword arguments of each split.
+
+    Fixed batches of ``batch_size`` by default (training shuffled, last partial batch
+    dropped). With ``dynamic_batching: True``, SpeechBrain's ``DynamicBatchSampler``
+    instead: batches of similar lengths whose padded audio stays within
+    ``max_batch_seconds`` (``max_eval_batch_seconds`` for valid and test, default the
+    same), from ``num_buckets`` length buckets; a training item's length is its crop's
+    (at most ``segment_seconds``), an evaluation item's at most ``eval_max_seconds``.
+    Under DDP, SpeechBrain shards either across the ranks.
+
+    Arguments
+    ---------
+    hparams : dict
+    datasets : dict
+        ``train``, ``valid`` and ``test`` ``DynamicItemDataset``s.
+
+    Returns
+    -------
+    dict
+        Split to keyword arguments of ``Brain.fit``/``Brain.evaluate``'s loaders.
+    """
+    common = {"num_workers": hparams.get("num_workers", 0)}
+    if not hparams.get("dynamic_batching", False):
+        fixed = {**common, "batch_size": hparams["batch_size"]}
+        return {
+            "train": {**fixed, "shuffle": True, "drop_last": True},
+            "valid": dict(fixed),
+            "test": dict(fixed),
+        }
+    from speechbrain.dataio.sampler import DynamicBatchSampler
+
+    options = {}
+    for split, dataset in datasets.items():
+        train = split == "train"
+        longest = hparams["segment_seconds"] if train else hparams["eval_max_seconds"]
+        budget = hparams["max_batch_seconds"] if train else hparams.get(
+            "max_eval_batch_seconds", hparams["max_batch_seconds"]
+        )
+        if budget < longest:
+            raise ValueError(
+                f"max_batch_seconds ({budget}) < the longest {split} item ({longest} s)"
+            )
+        sampler = DynamicBatchSampler(
+            dataset,
+            max_batch_length=budget,
+            num_buckets=hparams.get("num_buckets", 10),
+            length_func=lambda item, longest=longest: min(float(item["duration"]), longest),
+            shuffle=train,
+            batch_ordering="random" if train else "descending",
+            seed=hparams.get("seed", 42),
+        )
+        options[split] = {**common, "batch_sampler": sampler}
+    return options
+
+
+def online_teacher_targets(teacher, audio, audio_lens, starts, num_samples, hop_length):
+    """The teacher's targets of a batch of crops, computed online as the cache computes
+    them: the teacher on each whole utterance alone (no padding), cut to its crop.
+
+    Arguments
+    ---------
+    teacher : SSLTeacher
+    audio, audio_lens : torch.Tensor
+        ``[B, T]`` whole utterances and their relative lengths.
+    starts : sequence of int
+        Start sample of each crop.
+    num_samples : int
+        Samples of the (padded) crops.
+    hop_length : int
+        Samples per frame.
+
+    Returns
+    -------
+    torch.Tensor
+        ``[B, ceil(num_samples / hop_length), D]``, zero where an utterance ends first.
+    """
+    lengths = relative_to_count(audio_lens, audio.shape[1]).clamp(min=1).tolist()
+    frames = math.ceil(num_samples / hop_length)
+    out = None
+    with torch.no_grad():
+        for b, (length, start) in enumerate(zip(lengths, starts)):
+            feats = teacher(audio[b: b + 1, :length])[0]
+            feats = crop_features(feats, int(start), num_samples, hop_length)
+            if out is None:
+                out = feats.new_zeros(audio.shape[0], frames, feats.shape[-1])
+            out[b, : feats.shape[0]] = feats
+    return out
+
+
+def fill_teacher_cache(hparams, datasets, device, rank=0, world_size=1):
     """Computes, on ``device``, the teacher features of every utterance the cache lacks.
 
-    Runs once in the main process before training, so that the data loader workers only
-    read the cache (a teacher on a GPU cannot run in forked workers).
+    Runs before training, so that the data-loader workers only read the cache (a teacher on
+    a GPU cannot run in forked workers). Under DDP every rank calls it with its ``rank``
+    and fills its share of the missing utterances (then waits for the others); the
+    features are stored as ``teacher_cache_dtype`` (float16 by default: half the disk).
     """
     teacher = hparams["teacher"].to(device)
-    cache = TeacherCache(hparams["teacher_cache_folder"], fingerprint=teacher)
+    cache = TeacherCache(
+        hparams["teacher_cache_folder"], fingerprint=teacher, dtype=teacher_dtype(hparams)
+    )
     for split, dataset in datasets.items():
         with dataset.output_keys_as(["id", "audio"]):
-            missing = [i for i, utt_id in enumerate(dataset.data_ids) if cache.get(utt_id) is None]
-            for index in tqdm(missing, desc=f"teacher features ({split})", disable=not missing):
+            missing = [
+                i for i, utt_id in enumerate(dataset.data_ids)
+                if not os.path.exists(cache.path(utt_id))
+            ][rank::world_size]
+            desc = f"teacher features ({split})" + (f", rank {rank}" if world_size > 1 else "")
+            for index in tqdm(missing, desc=desc, disable=not missing):
                 item = dataset[index]
                 cached_features(
                     teacher, [item["id"]], item["audio"].unsqueeze(0).to(device), cache=cache

@@ -37,6 +37,23 @@ def _broadcast(tensor, src=0):
     return tensor
 
 
+def _gather_rows(samples):
+    """The rows of ``samples`` ``[N, D]`` of every rank, concatenated in rank order (the
+    same on all ranks; ``samples`` itself without DDP)."""
+    if not _distributed():
+        return samples
+    world = torch.distributed.get_world_size()
+    count = torch.tensor([samples.shape[0]], device=samples.device)
+    counts = [torch.zeros_like(count) for _ in range(world)]
+    torch.distributed.all_gather(counts, count)
+    counts = [int(c) for c in counts]
+    padded = samples.new_zeros(max(counts), samples.shape[1])
+    padded[: samples.shape[0]] = samples
+    gathered = [torch.zeros_like(padded) for _ in range(world)]
+    torch.distributed.all_gather(gathered, padded.contiguous())
+    return torch.cat([rows[:n] for rows, n in zip(gathered, counts)])
+
+
 def _sample_rows(samples, num):
     """``num`` rows of ``samples``, without replacement when there are enough."""
     if samples.shape[0] >= num:
@@ -151,7 +168,8 @@ class VectorQuantizer(nn.Module):
         When the first batch holds fewer vectors than this (G: a few per batch for tens of
         codes), the training vectors of the following batches are kept too, and once
         this many are in hand the codebook is initialised again by k-means over all of
-        them (0: the first batch only).
+        them (0: the first batch only). Under DDP the vectors of every rank are gathered,
+        so the initialisation sees all ranks' batches.
     dead_code_threshold : float
         A code is restarted when its usage (EMA of assignments per batch) falls below
         this fraction of the mean usage of all codes. 0 disables restarts.
@@ -233,11 +251,12 @@ class VectorQuantizer(nn.Module):
         flat = z.reshape(-1, self.codebook_dim)
         valid = flat if mask is None else flat[mask.reshape(-1)]
         if self.training and not bool(self.initialized):
-            self._kmeans_init(valid.detach())
-            if valid.shape[0] < self.kmeans_samples:
-                self._reservoir = [valid.detach()]
+            gathered = _gather_rows(valid.detach())  # every rank's: the same decisions
+            self._kmeans_init(gathered)
+            if gathered.shape[0] < self.kmeans_samples:
+                self._reservoir = [gathered]
         elif self.training and self._reservoir:
-            self._reservoir.append(valid.detach())
+            self._reservoir.append(_gather_rows(valid.detach()))
             kept = torch.cat(self._reservoir)
             if kept.shape[0] >= self.kmeans_samples:
                 self._reservoir = []
