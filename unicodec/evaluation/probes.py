@@ -27,8 +27,8 @@ the utterances of both splits and splits them *by utterance* within each speaker
 (:func:`split_by_utterance`); the other probes train on one split and score on the other
 (held-out speakers, as in the corpus).
 
-:func:`voice_conversion_score` swaps G between speakers and asks whether the converted
-audio sounds like the target or the source speaker.
+The embeddings the probes read are made in :mod:`unicodec.evaluation.embeddings`; voice
+conversion by G swap is scored in :mod:`unicodec.evaluation.voice_conversion`.
 
 Everything is deterministic for a given ``seed`` and takes seconds on a small corpus.
 
@@ -51,108 +51,27 @@ Authors
  * UniCodec authors 2026
 """
 
-import math
 import random
 from collections import Counter, defaultdict
-from dataclasses import asdict, dataclass, field
-from typing import Optional
+from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn.functional as F
 
-from unicodec.lengths import frames_for_samples
-from unicodec.features import frame_f0
-
-STREAMS = ("global", "semantic", "paralinguistic")
-"""The token streams, in the order G, S, P."""
-
-STREAM_LETTERS = {"global": "G", "semantic": "S", "paralinguistic": "P"}
-
-
-@dataclass
-class UtteranceEmbeddings:
-    """The token embeddings of one utterance, with its labels and frame targets.
-
-    Arguments
-    ---------
-    utt_id : str
-        Utterance id.
-    global_vector : torch.Tensor
-        ``[Dg]`` dequantized G.
-    semantic : torch.Tensor
-        ``[Ts, D]`` dequantized S frames (valid frames only).
-    paralinguistic : torch.Tensor
-        ``[Tp, D]`` dequantized P frames (valid frames only).
-    labels : dict
-        Utterance labels (``spk_id``, ``style``, ``language``, ``alignment``, ...).
-    frame_rate : float
-        S frames per second (the rate of ``phones`` and ``log_f0``).
-    log_f0 : torch.Tensor, optional
-        ``[Ts]`` log-F0 of each S frame, 0 where unvoiced.
-    voiced : torch.Tensor, optional
-        ``[Ts]`` bool.
-    """
-
-    utt_id: str
-    global_vector: torch.Tensor
-    semantic: torch.Tensor
-    paralinguistic: torch.Tensor
-    labels: dict = field(default_factory=dict)
-    frame_rate: float = 50.0
-    log_f0: Optional[torch.Tensor] = None
-    voiced: Optional[torch.Tensor] = None
-
-    @property
-    def num_frames(self):
-        """Number of S frames."""
-        return self.semantic.shape[0]
-
-    def frames(self, stream):
-        """``[Ts, D]`` features of ``stream`` at the S frame rate.
-
-        P frames are repeated to the S rate; G is broadcast to every frame.
-        """
-        n = self.num_frames
-        if stream == "semantic":
-            return self.semantic
-        if stream == "paralinguistic":
-            p = self.paralinguistic
-            stride = max(1, math.ceil(n / max(p.shape[0], 1)))
-            p = p.repeat_interleave(stride, dim=0)[:n]
-            if p.shape[0] < n:  # never for codec outputs; kept for hand-made inputs
-                p = torch.cat([p, p[-1:].expand(n - p.shape[0], -1)])
-            return p
-        if stream == "global":
-            return self.global_vector.unsqueeze(0).expand(n, -1)
-        raise KeyError(f"Unknown stream {stream!r}; choose among {STREAMS}")
-
-    def pooled(self, stream):
-        """One vector per utterance: G, or the mean and standard deviation of S or P frames.
-
-        Streams joined by ``+`` (``"global+paralinguistic"``) give their vectors side by side.
-        """
-        if "+" in stream:
-            return torch.cat([self.pooled(part) for part in stream.split("+")])
-        if stream == "global":
-            return self.global_vector
-        feats = self.semantic if stream == "semantic" else self.paralinguistic
-        if stream not in STREAMS:
-            raise KeyError(f"Unknown stream {stream!r}; choose among {STREAMS}")
-        std = feats.std(0, unbiased=False) if feats.shape[0] > 1 else torch.zeros_like(feats[0])
-        return torch.cat([feats.mean(0), std])
-
-    def frame_phones(self):
-        """Phone name of each S frame (None where the alignment leaves it uncovered)."""
-        alignment = self.labels.get("alignment")
-        if not alignment:
-            return None
-        centres = (torch.arange(self.num_frames, dtype=torch.float64) + 0.5) / self.frame_rate
-        phones = [None] * self.num_frames
-        for start, end, phone in alignment:
-            covered = ((centres >= float(start)) & (centres < float(end))).nonzero().flatten()
-            for t in covered.tolist():
-                phones[t] = phone
-        return phones
+from unicodec.evaluation.embeddings import (  # noqa: F401 (the embeddings probes read)
+    STREAM_LETTERS,
+    STREAMS,
+    UtteranceEmbeddings,
+    embed_tokens,
+    embed_utterances,
+    utterance_embeddings,
+)
+from unicodec.evaluation.voice_conversion import (  # noqa: F401
+    conversion_pairs,
+    convert_voice,
+    global_embedding,
+    voice_conversion_score,
+)
 
 
 @dataclass
@@ -192,95 +111,6 @@ class ProbeResult:
 
 
 # ---------------------------------------------------------------------------- embeddings
-@torch.no_grad()
-def embed_tokens(codec, tokens):
-    """Dequantized G, S and P of each utterance of ``tokens``, cut to its valid frames.
-
-    Returns
-    -------
-    list of tuple
-        ``(g [Dg], s [Ts, D], p [Tp, D])`` per utterance.
-    """
-    g, s, p = codec.quantizer.dequantize(
-        tokens.global_tokens, tokens.semantic_tokens, tokens.paralinguistic_tokens
-    )
-    s_frames = frames_for_samples(tokens.num_samples, codec.hop_length)
-    p_frames = frames_for_samples(tokens.num_samples, codec.samples_per_step)
-    return [
-        (g[b].float().cpu(), s[b, : s_frames[b]].float().cpu(),
-         p[b, : p_frames[b]].float().cpu())
-        for b in range(tokens.batch_size)
-    ]
-
-
-@torch.no_grad()
-def utterance_embeddings(codec, utt_id, wav, tokens, labels=None, with_f0=True):
-    """:class:`UtteranceEmbeddings` of one utterance from its waveform and tokens.
-
-    Arguments
-    ---------
-    codec : unicodec.lobes.codec.UniCodec
-        The model that made ``tokens``.
-    utt_id : str
-        Utterance id.
-    wav : torch.Tensor
-        1-D waveform at the codec's sample rate (for the F0 targets).
-    tokens : unicodec.tokens.Tokens
-        Its tokens (batch of one).
-    labels : dict, optional
-        Utterance labels.
-    with_f0 : bool
-        Compute frame log-F0 and voicing (``unicodec.features.frame_f0``).
-    """
-    g, s, p = embed_tokens(codec, tokens)[0]
-    log_f0 = voiced = None
-    if with_f0:
-        f0, voiced = frame_f0(wav.reshape(1, -1).float().cpu(), sample_rate=codec.sample_rate,
-                              hop_length=codec.hop_length)
-        f0, voiced = f0[0, : s.shape[0]], voiced[0, : s.shape[0]]
-        log_f0 = torch.where(voiced, f0.clamp(min=1.0).log(), torch.zeros_like(f0))
-    return UtteranceEmbeddings(
-        utt_id=str(utt_id), global_vector=g, semantic=s, paralinguistic=p,
-        labels=dict(labels or {}), frame_rate=codec.frame_rate, log_f0=log_f0, voiced=voiced,
-    )
-
-
-@torch.no_grad()
-def embed_utterances(codec, utterances, with_f0=True):
-    """Encodes utterances and keeps their token embeddings, labels and F0 targets.
-
-    Arguments
-    ---------
-    codec : unicodec.lobes.codec.UniCodec
-        The model (put in eval mode here).
-    utterances : iterable of dict
-        Each with ``id``, ``wav`` (1-D tensor at the codec's sample rate) and optionally
-        ``labels`` (``spk_id``, ``style``, ``alignment``, ...).
-    with_f0 : bool
-        Compute frame log-F0 and voicing (``unicodec.features.frame_f0``).
-
-    Returns
-    -------
-    list of UtteranceEmbeddings
-
-    Example
-    -------
-    >>> from unicodec.lobes.codec import example_codec
-    >>> _ = torch.manual_seed(0)
-    >>> codec = example_codec()
-    >>> utts = embed_utterances(codec, [{"id": "a", "wav": torch.randn(8000), "labels": {}}])
-    >>> utts[0].global_vector.shape, utts[0].semantic.shape, utts[0].paralinguistic.shape
-    (torch.Size([8]), torch.Size([25, 8]), torch.Size([13, 8]))
-    """
-    codec.eval()
-    device = next(codec.parameters()).device
-    out = []
-    for item in utterances:
-        wav = item["wav"].reshape(1, -1).float()
-        tokens = codec.encode(wav.to(device))
-        out.append(utterance_embeddings(codec, item["id"], wav, tokens,
-                                        item.get("labels", {}), with_f0))
-    return out
 
 
 # ---------------------------------------------------------------------------- probes
@@ -703,123 +533,5 @@ def results_table(results):
 
 
 # ---------------------------------------------------------------------------- conversion
-def conversion_pairs(speakers, num_pairs, seed=0):
-    """Seeded ``(source, target)`` index pairs whose speakers differ.
-
-    Arguments
-    ---------
-    speakers : list
-        The speaker of each utterance.
-    num_pairs : int
-        Pairs wanted (fewer when there are not enough distinct pairs).
-    seed : int
-        Seed.
-
-    Example
-    -------
-    >>> pairs = conversion_pairs(["a", "a", "b"], 2, seed=0)
-    >>> all(["a", "a", "b"][s] != ["a", "a", "b"][t] for s, t in pairs), len(pairs)
-    (True, 2)
-    """
-    candidates = [(s, t) for s in range(len(speakers)) for t in range(len(speakers))
-                  if speakers[s] != speakers[t]]
-    random.Random(seed).shuffle(candidates)
-    return sorted(candidates[:num_pairs])
 
 
-@torch.no_grad()
-def convert_voice(codec, source, target):
-    """Decodes S and P of ``source`` with G of ``target`` (1-D waveforms; returns 1-D)."""
-    codec.eval()
-    device = next(codec.parameters()).device
-    src = codec.encode(source.reshape(1, -1).float().to(device))
-    tgt = codec.encode(target.reshape(1, -1).float().to(device))
-    src.global_tokens = tgt.global_tokens
-    return codec.decode(src)[0].cpu()
-
-
-@torch.no_grad()
-def global_embedding(codec, wav):
-    """The codec's own utterance vector (the global encoder's output before quantization)."""
-    codec.eval()
-    device = next(codec.parameters()).device
-    padded, _, lens = codec.pad_batch(wav.reshape(1, -1).float().to(device))
-    return codec.global_encoder(padded, lens)[0].reshape(-1).cpu()
-
-
-def voice_conversion_score(codec, sources, targets, judge="auto", return_audio=False):
-    """How much converted speech sounds like the target speaker rather than the source.
-
-    Each source is decoded with the G tokens of its target (:func:`convert_voice`), and
-    the converted audio is compared with the target and with the source utterance.
-
-    Arguments
-    ---------
-    codec : unicodec.lobes.codec.UniCodec
-        The model.
-    sources, targets : list of torch.Tensor
-        1-D waveforms at the codec's sample rate, of different speakers pair by pair.
-    judge : str or callable
-        ``"resemblyzer"`` (an independent speaker encoder, :class:`SpeakerSimilarity`),
-        ``"global_embedding"`` (cosine of the codec's own utterance vectors,
-        :func:`global_embedding`: a biased judge, since G is what was swapped), ``"auto"``
-        (Resemblyzer when installed, else the codec's vectors), or a callable
-        ``(wav_a, wav_b, sample_rate) -> similarity``.
-    return_audio : bool
-        Also return the converted waveforms.
-
-    Returns
-    -------
-    dict
-        ``judge`` (its name), ``pairs``, ``target_similarity`` and ``source_similarity``
-        (means), ``margin`` (mean of target minus source similarity) and ``success_rate``
-        (share of pairs closer to the target); plus ``audio`` with ``return_audio``.
-
-    Example
-    -------
-    >>> from unicodec.lobes.codec import example_codec
-    >>> _ = torch.manual_seed(0)
-    >>> codec = example_codec()
-    >>> score = voice_conversion_score(codec, [torch.randn(8000)], [torch.randn(8000)],
-    ...                                judge="global_embedding")
-    >>> score["judge"], score["pairs"], -1 <= score["margin"] <= 1
-    ('global_embedding', 1, True)
-    """
-    from unicodec.evaluation import judges
-
-    name = judge
-    if judge == "auto":
-        name = "resemblyzer" if "speaker_similarity" in judges.available_judges() \
-            else "global_embedding"
-    if name == "resemblyzer":
-        similarity = judges.SpeakerSimilarity()
-    elif name == "global_embedding":
-        def similarity(a, b, sample_rate):
-            return judges.cosine(global_embedding(codec, a), global_embedding(codec, b))
-    elif callable(judge):
-        similarity, name = judge, getattr(judge, "__name__", type(judge).__name__)
-    else:
-        raise ValueError(f"Unknown judge {judge!r}")
-    if len(sources) != len(targets):
-        raise ValueError(f"{len(sources)} sources but {len(targets)} targets")
-    sr = codec.sample_rate
-    to_target, to_source, audio = [], [], []
-    for source, target in zip(sources, targets):
-        converted = convert_voice(codec, source, target)
-        to_target.append(similarity(converted, target, sr))
-        to_source.append(similarity(converted, source, sr))
-        if return_audio:
-            audio.append(converted)
-    n = len(to_target)
-    result = {
-        "judge": name,
-        "pairs": n,
-        "target_similarity": sum(to_target) / n if n else float("nan"),
-        "source_similarity": sum(to_source) / n if n else float("nan"),
-        "margin": sum(a - b for a, b in zip(to_target, to_source)) / n if n else float("nan"),
-        "success_rate": sum(a > b for a, b in zip(to_target, to_source)) / n
-        if n else float("nan"),
-    }
-    if return_audio:
-        result["audio"] = audio
-    return result
