@@ -151,3 +151,71 @@ def speechlike(num_samples, seed, sample_rate=16000):
 def tiny_codec():
     torch.manual_seed(0)
     return build_tiny_codec()
+
+
+def save_tiny_ssl_model(
+    folder,
+    model_type="wavlm",
+    hidden_size=32,
+    num_layers=2,
+    feat_extract_norm="layer",
+    seed=0,
+):
+    """Saves a randomly initialised small SSL model (and its preprocessor config) to ``folder``.
+
+    The conv feature extractor has the real models' total stride (320 samples at 16 kHz) with
+    fewer channels; ``SSLTeacher(source=folder)`` then loads it offline. For tests and examples.
+
+    Arguments
+    ---------
+    folder : str
+        Destination folder.
+    model_type : str
+        "wavlm", "hubert" or "wav2vec2".
+    hidden_size : int
+        Transformer width.
+    num_layers : int
+        Number of transformer layers.
+    feat_extract_norm : str
+        "layer" (large-model style, pre-norm encoder, normalised input) or "group"
+        (base-model style).
+    seed : int
+        Seed of the random weights.
+
+    Example
+    -------
+    >>> import os, tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> save_tiny_ssl_model(folder, model_type="hubert", feat_extract_norm="group")
+    >>> sorted(f for f in os.listdir(folder) if f.endswith(".json"))
+    ['config.json', 'preprocessor_config.json']
+    """
+    import transformers
+
+    classes = {
+        "wavlm": (transformers.WavLMConfig, transformers.WavLMModel),
+        "hubert": (transformers.HubertConfig, transformers.HubertModel),
+        "wav2vec2": (transformers.Wav2Vec2Config, transformers.Wav2Vec2Model),
+    }
+    config_class, model_class = classes[model_type]
+    layer_norm = feat_extract_norm == "layer"
+    extra = {"num_buckets": 32, "max_bucket_distance": 100} if model_type == "wavlm" else {}
+    config = config_class(
+        hidden_size=hidden_size,
+        num_hidden_layers=num_layers,
+        num_attention_heads=2,
+        intermediate_size=2 * hidden_size,
+        conv_dim=(16, 16, 16, 16, 16),
+        conv_stride=(5, 4, 4, 2, 2),
+        conv_kernel=(10, 8, 8, 4, 4),
+        num_conv_pos_embeddings=16,
+        num_conv_pos_embedding_groups=2,
+        feat_extract_norm=feat_extract_norm,
+        do_stable_layer_norm=layer_norm,
+        **extra,
+    )
+    torch.manual_seed(seed)
+    model_class(config).save_pretrained(folder)
+    transformers.Wav2Vec2FeatureExtractor(
+        sampling_rate=16000, do_normalize=layer_norm, return_attention_mask=layer_norm
+    ).save_pretrained(folder)

@@ -89,7 +89,8 @@ def test_online_and_cached_teacher_give_the_same_targets_on_the_same_crops(tmp_p
     import torch
 
     from unicodec.data.codec_pipeline import fill_teacher_cache, online_teacher_targets
-    from unicodec.lobes.teachers import SSLTeacher, save_tiny_ssl_model
+    from conftest import save_tiny_ssl_model
+    from unicodec.lobes.teachers import SSLTeacher
 
     pytest.importorskip("transformers")
     folder = tmp_path / "teacher"

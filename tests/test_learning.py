@@ -122,7 +122,7 @@ codec: !new:unicodec.lobes.codec.UniCodec
         frame_dim: 24
         prosody_dim: 3
         pitch_token: True
-        global_quantizer: !new:unicodec.lobes.quantizers.PitchLevelQuantizer
+        global_quantizer: !new:unicodec.lobes.pitch_quantizer.PitchLevelQuantizer
             input_dim: 17
             num_quantizers: 2
             codebook_size: 16
@@ -130,7 +130,7 @@ codec: !new:unicodec.lobes.codec.UniCodec
             input_dim: 24
             num_quantizers: 1
             codebook_size: 32
-        paralinguistic_quantizer: !new:unicodec.lobes.quantizers.PitchLevelQuantizer
+        paralinguistic_quantizer: !new:unicodec.lobes.pitch_quantizer.PitchLevelQuantizer
             input_dim: 25
             num_quantizers: 1
             codebook_size: 64

@@ -176,7 +176,7 @@ def test_two_gloo_ranks_keep_identical_codebooks_and_choices(tmp_path):
 def test_pitch_level_quantizer_codes_the_level_explicitly():
     import math
 
-    from unicodec.lobes.quantizers import PitchLevelQuantizer
+    from unicodec.lobes.pitch_quantizer import PitchLevelQuantizer
 
     torch.manual_seed(0)
     quantizer = PitchLevelQuantizer(input_dim=5, num_quantizers=2, codebook_size=32,

@@ -291,7 +291,7 @@ def test_two_gloo_ranks_train_and_save_one_checkpoint(tiny_recipe, tmp_path):
 def test_full_config_distills_a_local_teacher(tiny_recipe, tmp_path, cached):
     """hparams/unicodec.yaml, shrunk: an SSL teacher built here, run online (the default)
     or with its features cached once."""
-    from unicodec.lobes.teachers import save_tiny_ssl_model
+    from conftest import save_tiny_ssl_model
 
     teacher = tmp_path / "teacher"
     save_tiny_ssl_model(str(teacher), model_type="hubert", hidden_size=32, num_layers=2)

@@ -7,13 +7,13 @@ import socket
 import pytest
 import torch
 
+from conftest import save_tiny_ssl_model
 from unicodec.data.phones import PhoneTargets, phone_targets
 from unicodec.data.teacher_cache import TeacherCache, cached_features
 from unicodec.lobes.teachers import (
     SSLTeacher,
     WeightedLayerSum,
     align_frames,
-    save_tiny_ssl_model,
 )
 
 pytest.importorskip("transformers")

@@ -127,7 +127,7 @@ class PitchPredictor(nn.Module):
     frames) and G.
 
     With ``explicit=True`` the last dimension of G and of the P frames are pitch tokens
-    (:class:`~unicodec.lobes.quantizers.PitchLevelQuantizer`'s dequantized values,
+    (:class:`~unicodec.lobes.pitch_quantizer.PitchLevelQuantizer`'s dequantized values,
     ``LEVEL_SCALE * (log_f0 - center)``): G's is the utterance's level, P's each frame's
     log-F0 relative to it. The predicted log-F0 is then their sum plus the MLP's
     correction, which starts at zero: the tokens give the pitch exactly from the first

@@ -43,7 +43,7 @@ class GlobalEncoder(nn.Module):
         pooled statistics: the voice's pitch level, which the P tokens leave out.
     pitch_level : bool
         Append the mean log-F0 itself as one more output (``output_dim + 1`` in all), for
-        :class:`~unicodec.lobes.quantizers.PitchLevelQuantizer`'s scalar level token.
+        :class:`~unicodec.lobes.pitch_quantizer.PitchLevelQuantizer`'s scalar level token.
 
     The blocks see the log-mel with its utterance mean removed (a channel-invariant view);
     the mean itself, the long-term spectrum and the clearest timbre cue, joins the pooled

@@ -75,7 +75,7 @@ class MultiScaleQuantizer(nn.Module):
     pitch_token : bool
         Give P's quantizer each P frame's mean relative log-F0 (the first prosody feature)
         as one more input dimension, for a
-        :class:`~unicodec.lobes.quantizers.PitchLevelQuantizer` that codes it as an
+        :class:`~unicodec.lobes.pitch_quantizer.PitchLevelQuantizer` that codes it as an
         explicit token (the P vectors are then ``frame_dim + 1`` wide).
 
     Example

@@ -6,8 +6,6 @@
 - :class:`WeightedLayerSum`: learnable softmax weights over the teacher's layers.
 (Phone targets: :mod:`unicodec.data.phones`; the teacher cache:
 :mod:`unicodec.data.teacher_cache`.)
-- :func:`save_tiny_ssl_model`: a randomly initialised small SSL model saved to a folder, for
-  tests and examples that must run offline.
 
 Authors
  * UniCodec authors 2026
@@ -115,9 +113,18 @@ class SSLTeacher(nn.Module):
 
     Example
     -------
-    >>> import tempfile
+    A small WavLM with random weights, saved to a folder (offline; a hub name works too):
+
+    >>> import tempfile, transformers
     >>> folder = tempfile.mkdtemp()
-    >>> save_tiny_ssl_model(folder, model_type="wavlm")
+    >>> config = transformers.WavLMConfig(
+    ...     hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+    ...     conv_dim=(16,) * 5, conv_stride=(5, 4, 4, 2, 2), conv_kernel=(10, 8, 8, 4, 4),
+    ...     num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=2, num_buckets=32,
+    ...     max_bucket_distance=100, feat_extract_norm="layer", do_stable_layer_norm=True)
+    >>> transformers.WavLMModel(config).save_pretrained(folder)
+    >>> _ = transformers.Wav2Vec2FeatureExtractor(
+    ...     do_normalize=True, return_attention_mask=True).save_pretrained(folder)
     >>> teacher = SSLTeacher(source=folder, save_path=folder, layer=1)
     >>> wav = torch.randn(2, 16000)
     >>> feats = teacher(wav, torch.tensor([1.0, 0.5]))
@@ -410,71 +417,3 @@ class WeightedLayerSum(nn.Module):
             layers = F.layer_norm(layers, layers.shape[-1:])
         weights = torch.softmax(self.weights, dim=0).to(layers.dtype)
         return torch.einsum("btld,l->btd", layers, weights)
-
-
-def save_tiny_ssl_model(
-    folder,
-    model_type="wavlm",
-    hidden_size=32,
-    num_layers=2,
-    feat_extract_norm="layer",
-    seed=0,
-):
-    """Saves a randomly initialised small SSL model (and its preprocessor config) to ``folder``.
-
-    The conv feature extractor has the real models' total stride (320 samples at 16 kHz) with
-    fewer channels; ``SSLTeacher(source=folder)`` then loads it offline. For tests and examples.
-
-    Arguments
-    ---------
-    folder : str
-        Destination folder.
-    model_type : str
-        "wavlm", "hubert" or "wav2vec2".
-    hidden_size : int
-        Transformer width.
-    num_layers : int
-        Number of transformer layers.
-    feat_extract_norm : str
-        "layer" (large-model style, pre-norm encoder, normalised input) or "group"
-        (base-model style).
-    seed : int
-        Seed of the random weights.
-
-    Example
-    -------
-    >>> import os, tempfile
-    >>> folder = tempfile.mkdtemp()
-    >>> save_tiny_ssl_model(folder, model_type="hubert", feat_extract_norm="group")
-    >>> sorted(f for f in os.listdir(folder) if f.endswith(".json"))
-    ['config.json', 'preprocessor_config.json']
-    """
-    import transformers
-
-    classes = {
-        "wavlm": (transformers.WavLMConfig, transformers.WavLMModel),
-        "hubert": (transformers.HubertConfig, transformers.HubertModel),
-        "wav2vec2": (transformers.Wav2Vec2Config, transformers.Wav2Vec2Model),
-    }
-    config_class, model_class = classes[model_type]
-    layer_norm = feat_extract_norm == "layer"
-    extra = {"num_buckets": 32, "max_bucket_distance": 100} if model_type == "wavlm" else {}
-    config = config_class(
-        hidden_size=hidden_size,
-        num_hidden_layers=num_layers,
-        num_attention_heads=2,
-        intermediate_size=2 * hidden_size,
-        conv_dim=(16, 16, 16, 16, 16),
-        conv_stride=(5, 4, 4, 2, 2),
-        conv_kernel=(10, 8, 8, 4, 4),
-        num_conv_pos_embeddings=16,
-        num_conv_pos_embedding_groups=2,
-        feat_extract_norm=feat_extract_norm,
-        do_stable_layer_norm=layer_norm,
-        **extra,
-    )
-    torch.manual_seed(seed)
-    model_class(config).save_pretrained(folder)
-    transformers.Wav2Vec2FeatureExtractor(
-        sampling_rate=16000, do_normalize=layer_norm, return_attention_mask=layer_norm
-    ).save_pretrained(folder)
