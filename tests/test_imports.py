@@ -15,7 +15,19 @@ def all_modules():
 
 @pytest.mark.parametrize("name", all_modules())
 def test_module_imports(name):
-    importlib.import_module(name)
+    """Each module imports first, before any other of the package (an import cycle that a
+    lucky order hides fails here; torch and SpeechBrain stay loaded)."""
+    import sys
+
+    saved = {k: v for k, v in sys.modules.items() if k == "unicodec" or k.startswith("unicodec.")}
+    for key in saved:
+        del sys.modules[key]
+    try:
+        importlib.import_module(name)
+    finally:
+        for key in [k for k in sys.modules if k == "unicodec" or k.startswith("unicodec.")]:
+            del sys.modules[key]
+        sys.modules.update(saved)
 
 
 def test_every_subpackage_is_walked():

@@ -473,5 +473,11 @@ class ResidualVectorQuantizer(nn.Module):
         return out
 
 
-# PitchLevelQuantizer lives in pitch_quantizer.py; its old path still loads exported models
-from unicodec.lobes.pitch_quantizer import PitchLevelQuantizer  # noqa: E402,F401
+def __getattr__(name):
+    # PitchLevelQuantizer lives in pitch_quantizer.py (which imports this module); its old
+    # path here still loads models exported before it moved
+    if name == "PitchLevelQuantizer":
+        from unicodec.lobes.pitch_quantizer import PitchLevelQuantizer
+
+        return PitchLevelQuantizer
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
