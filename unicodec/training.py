@@ -84,18 +84,53 @@ class TermMeans:
             self.sums[name] = (total + value.detach().float(), count + 1)
 
     def read(self):
-        """The means, as floats (one read from the device)."""
-        if not self.sums:
+        """The means, as floats (one read from the device); under DDP, over every rank's
+        terms (a collective: every rank calls it)."""
+        names = sorted(self.sums)
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            every = [None] * torch.distributed.get_world_size()
+            torch.distributed.all_gather_object(every, names)
+            names = sorted(set().union(*every))
+        if not names:
             return {}
-        names = list(self.sums)
-        means = torch.stack([self.sums[n][0] / self.sums[n][1] for n in names]).tolist()
-        return dict(zip(names, means))
+        device = next(iter(self.sums.values()))[0].device if self.sums else "cpu"
+        totals = torch.stack([
+            torch.as_tensor(self.sums.get(n, (0.0, 0))[0], dtype=torch.float32, device=device)
+            for n in names
+        ])
+        counts = torch.tensor([float(self.sums.get(n, (0.0, 0))[1]) for n in names],
+                              device=device)
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            torch.distributed.all_reduce(totals)
+            torch.distributed.all_reduce(counts)
+        return dict(zip(names, (totals / counts.clamp(min=1)).tolist()))
 
     def reset(self):
         self.sums = {}
 
     def __bool__(self):
         return bool(self.sums)
+
+
+def shard_for_evaluation(dataset, loader_kwargs):
+    """Loader keyword arguments that give each DDP rank its share of an evaluation set (a
+    ``DistributedSampler`` without shuffling, or SpeechBrain's wrapper around a batch
+    sampler); unchanged without DDP. The term means (:class:`TermMeans`) are then reduced
+    over the ranks, so every rank logs and checkpoints the same figures."""
+    if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+        return loader_kwargs
+    from speechbrain.dataio.sampler import DistributedSamplerWrapper
+    from torch.utils.data.distributed import DistributedSampler
+
+    loader_kwargs = dict(loader_kwargs)
+    if loader_kwargs.get("batch_sampler") is not None:
+        loader_kwargs["batch_sampler"] = DistributedSamplerWrapper(
+            loader_kwargs["batch_sampler"], shuffle=False
+        )
+    else:
+        loader_kwargs["sampler"] = DistributedSampler(dataset, shuffle=False)
+        loader_kwargs["shuffle"] = False
+    return loader_kwargs
 
 
 def make_step_loggers(output_folder, interval):

@@ -44,6 +44,7 @@ from unicodec.training import (
     make_step_loggers,
     move_unregistered_modules,
     rank_and_world,
+    shard_for_evaluation,
     step_optimizers,
     unwrap,
     weighted_sum,
@@ -254,6 +255,14 @@ class UniCodecBrain(sb.Brain):
             # every recoverable is registered now, and recovery comes next
             run_on_main(drop_incomplete_checkpoints, args=[self.checkpointer])
 
+    def make_dataloader(self, dataset, stage, ckpt_prefix="dataloader-", **loader_kwargs):
+        """SpeechBrain's; under DDP the validation set is sharded across the ranks (its
+        term means are reduced over them). The test split is rebuilt whole on every rank
+        (its per-utterance metrics are not reduced)."""
+        if stage == sb.Stage.VALID:
+            loader_kwargs = shard_for_evaluation(dataset, loader_kwargs)
+        return super().make_dataloader(dataset, stage, ckpt_prefix, **loader_kwargs)
+
     def _wrap_distributed(self):
         """DDP without re-broadcasting buffers each forward (see ``wrap_ddp``)."""
         if not self.distributed_launch:
@@ -314,6 +323,8 @@ class UniCodecBrain(sb.Brain):
     def on_stage_end(self, stage, stage_loss, epoch=None):
         """Logs every term, steps the schedulers, saves checkpoints and samples."""
         stats = {"loss": stage_loss, **self.term_means.read()}
+        if stage != sb.Stage.TRAIN:  # the same on every rank (the weighted sum, reduced)
+            stats["loss"] = stats.get("generator", stage_loss)
         if stage == sb.Stage.TRAIN:
             self.train_stats = stats
             return
@@ -335,7 +346,7 @@ class UniCodecBrain(sb.Brain):
             # the mel distance picks the best checkpoint: the total also holds the fit of
             # CLUB's variational network, which says nothing about the codec
             self.checkpointer.save_and_keep_only(
-                meta={"loss": stage_loss, "mel": stats["mel"]}, min_keys=["mel"]
+                meta={"loss": stats["loss"], "mel": stats["mel"]}, min_keys=["mel"]
             )
         if stage == sb.Stage.TEST:
             stats.update(self.metrics.summarize())
