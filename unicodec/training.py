@@ -133,6 +133,21 @@ def shard_for_evaluation(dataset, loader_kwargs):
     return loader_kwargs
 
 
+def gather_results(table, items):
+    """Under DDP, every rank's ``table`` (a dict, e.g. utterance id to its scores) merged
+    and every rank's ``items`` (a list) joined, in rank order; unchanged without DDP (a
+    collective: every rank calls it)."""
+    if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+        return table, items
+    every = [None] * torch.distributed.get_world_size()
+    torch.distributed.all_gather_object(every, (table, items))
+    merged, joined = {}, []
+    for rank_table, rank_items in every:
+        merged.update(rank_table)
+        joined.extend(rank_items)
+    return merged, joined
+
+
 def make_step_loggers(output_folder, interval):
     """The loggers of the training terms every ``interval`` optimizer steps (none when
     it is 0): a ``FileTrainLogger`` of ``<output_folder>/step_log.txt`` and SpeechBrain's

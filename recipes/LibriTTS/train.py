@@ -40,6 +40,7 @@ from unicodec.training import (
     TermMeans,
     check_loss_weights,
     drop_incomplete_checkpoints,
+    gather_results,
     make_optimizers,
     make_step_loggers,
     move_unregistered_modules,
@@ -256,10 +257,11 @@ class UniCodecBrain(sb.Brain):
             run_on_main(drop_incomplete_checkpoints, args=[self.checkpointer])
 
     def make_dataloader(self, dataset, stage, ckpt_prefix="dataloader-", **loader_kwargs):
-        """SpeechBrain's; under DDP the validation set is sharded across the ranks (its
-        term means are reduced over them). The test split is rebuilt whole on every rank
-        (its per-utterance metrics are not reduced)."""
-        if stage == sb.Stage.VALID:
+        """SpeechBrain's; under DDP the validation and test sets are sharded across the
+        ranks (the term means are reduced over them, the test's per-utterance scores and
+        tokens gathered; an utterance the sampler repeats to even the shards counts once
+        in the scores)."""
+        if stage != sb.Stage.TRAIN:
             loader_kwargs = shard_for_evaluation(dataset, loader_kwargs)
         return super().make_dataloader(dataset, stage, ckpt_prefix, **loader_kwargs)
 
@@ -349,6 +351,9 @@ class UniCodecBrain(sb.Brain):
                 meta={"loss": stats["loss"], "mel": stats["mel"]}, min_keys=["mel"]
             )
         if stage == sb.Stage.TEST:
+            self.metrics.scores, self.eval_outputs = gather_results(
+                self.metrics.scores, self.eval_outputs
+            )
             stats.update(self.metrics.summarize())
             stats.update(codebook_usage(self.eval_outputs, unwrap(self.modules.codec)))
             self.hparams.train_logger.log_stats(

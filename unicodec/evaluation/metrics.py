@@ -172,6 +172,7 @@ class ResynthesisMetrics:
         if words:
             for key, name in (("word_edits", "wer"), ("word_edits_original", "wer_original")):
                 summary[name] = sum(s.get(key, 0) for s in self.scores.values()) / words
+        summary["num_utterances"] = len(self.scores)
         return summary
 
 
