@@ -17,6 +17,7 @@ from unicodec.lengths import (
     frames_for_samples,
     relative_to_count,
 )
+from unicodec.lobes.global_encoder import NoGlobalEncoder
 from unicodec.lobes.multiscale_quantizer import QuantizerOutput
 from unicodec.tokens import Tokens
 
@@ -108,7 +109,10 @@ class UniCodec(nn.Module):
         Waveform -> frames at the semantic frame rate.
     global_encoder : GlobalEncoder or None
         Waveform -> one vector per utterance; None for a codec without G (a baseline:
-        the quantizer then has no global quantizer and the decoder no condition).
+        the quantizer then has no global quantizer and the decoder no condition), which
+        the codec replaces by :class:`~unicodec.lobes.global_encoder.NoGlobalEncoder`, as
+        the quantizer replaces its absent global quantizer by
+        :class:`~unicodec.lobes.quantizers.NoQuantizer`.
     quantizer : MultiScaleQuantizer
         Owns the G, S and P quantizers.
     decoder : FusionDecoder
@@ -170,8 +174,12 @@ class UniCodec(nn.Module):
             )
         if quantizer.paralinguistic_stride != decoder.paralinguistic_stride:
             raise ValueError("quantizer and decoder disagree on paralinguistic_stride")
+        # a codec without G: the null global encoder (the quantizer takes the null
+        # quantizer), so no method branches on it
+        if global_encoder is None:
+            global_encoder = NoGlobalEncoder()
         with_global = [
-            global_encoder is not None,
+            not isinstance(global_encoder, NoGlobalEncoder),
             quantizer.has_global,
             decoder.global_proj is not None,
         ]
@@ -238,8 +246,6 @@ class UniCodec(nn.Module):
     def _global_vector(self, wav, lens, analysis=None):
         """Utterance vectors ``[B, Dg]`` (``[B, 0]`` for a codec without G); ``analysis``
         is the prosody analysis of this same ``wav``, reused when G takes the same one."""
-        if self.global_encoder is None:
-            return wav.new_zeros(wav.shape[0], 0)
         shared = analysis is not None and self.global_encoder.pitch_stats is self.prosody
         if shared:
             return self.global_encoder(wav, lens, pitch_analysis=analysis)
@@ -292,7 +298,7 @@ class UniCodec(nn.Module):
         length = wav.shape[-1]
         wav, num_samples, lens = self.pad_batch(wav, wav_lens, "wav")
         analysis, features = self._analyse(wav, lens)
-        if reference is None or self.global_encoder is None:
+        if reference is None:
             global_vector = self._global_vector(wav, lens, analysis)
         else:
             ref, _, ref_lens = self.pad_batch(reference, reference_lens, "reference")

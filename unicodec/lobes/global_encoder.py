@@ -123,3 +123,21 @@ class GlobalEncoder(nn.Module):
         if self.pitch_level:
             vector = torch.cat([vector, stats[:, :1].to(vector.dtype)], -1)
         return vector
+
+
+class NoGlobalEncoder(nn.Module):
+    """The global encoder of a codec without G: a zero-width vector per utterance.
+
+    Example
+    -------
+    >>> NoGlobalEncoder()(torch.randn(2, 16000), torch.ones(2)).shape
+    torch.Size([2, 0])
+    """
+
+    output_dim = 0
+    pitch_stats = None
+    pitch_level = False
+
+    def forward(self, wav, wav_lens=None, pitch_analysis=None):
+        """``[B, 0]``."""
+        return wav.new_zeros(wav.shape[0], 0)

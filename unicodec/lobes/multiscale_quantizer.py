@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from unicodec.lengths import frame_mask, frames_for_samples
+from unicodec.lobes.quantizers import NoQuantizer
 
 
 @dataclass
@@ -108,7 +109,8 @@ class MultiScaleQuantizer(nn.Module):
             raise ValueError("pitch_token needs the prosody features (prosody_dim > 0)")
         self.prosody_dim = prosody_dim
         self.pitch_token = pitch_token
-        self.global_quantizer = global_quantizer
+        # a codec without G: the null quantizer, so no method branches on it
+        self.global_quantizer = NoQuantizer() if global_quantizer is None else global_quantizer
         self.semantic_quantizer = semantic_quantizer
         self.paralinguistic_quantizer = paralinguistic_quantizer
         self.paralinguistic_stride = paralinguistic_stride
@@ -125,7 +127,7 @@ class MultiScaleQuantizer(nn.Module):
         Without G, ``Cg`` is 1 (and there are 0 global codebooks): 0 bits.
         """
         return {
-            "global": self.global_quantizer.codebook_size if self.has_global else 1,
+            "global": self.global_quantizer.codebook_size,
             "semantic": self.semantic_quantizer.codebook_size,
             "paralinguistic": self.paralinguistic_quantizer.codebook_size,
         }
@@ -133,7 +135,7 @@ class MultiScaleQuantizer(nn.Module):
     def num_codebooks(self):
         """Number of codebooks of each stream."""
         return {
-            "global": self.global_quantizer.num_quantizers if self.has_global else 0,
+            "global": self.global_quantizer.num_quantizers,
             "semantic": self.semantic_quantizer.num_quantizers,
             "paralinguistic": self.paralinguistic_quantizer.num_quantizers,
         }
@@ -141,17 +143,10 @@ class MultiScaleQuantizer(nn.Module):
     @property
     def has_global(self):
         """Whether this quantizer has global (G) tokens."""
-        return self.global_quantizer is not None
+        return self.global_quantizer.num_quantizers > 0
 
     def _global(self, global_vector):
         """Quantized G vector, codes and loss (empty ones without G)."""
-        if not self.has_global:
-            batch = global_vector.shape[0]
-            return (
-                global_vector.new_zeros(batch, 0),
-                torch.zeros(batch, 0, dtype=torch.long, device=global_vector.device),
-                global_vector.new_zeros(()),
-            )
         g, g_codes, g_loss = self.global_quantizer(global_vector.unsqueeze(1))
         return g.squeeze(1), g_codes.squeeze(1), g_loss
 
@@ -244,10 +239,7 @@ class MultiScaleQuantizer(nn.Module):
             ``[B, Kg]``, ``[B, Ts, Ks]``, ``[B, Tp, Kp]``; 0 on padded frames.
         """
         semantic_mask, para_mask = self._masks(num_frames, frames.shape[1])
-        if self.has_global:
-            g_codes = self.global_quantizer.encode(global_vector.unsqueeze(1)).squeeze(1)
-        else:
-            g_codes = self._global(global_vector)[1]
+        g_codes = self.global_quantizer.encode(global_vector.unsqueeze(1)).squeeze(1)
         s_codes = self.semantic_quantizer.encode(frames, semantic_mask)
         s = self.semantic_quantizer.decode(s_codes)
         pooled = self._pool_residual(frames, s, semantic_mask, prosody)
@@ -268,15 +260,12 @@ class MultiScaleQuantizer(nn.Module):
             "semantic": (semantic_tokens, self.semantic_quantizer),
             "paralinguistic": (paralinguistic_tokens, self.paralinguistic_quantizer),
         }
-        vectors = {}
-        if self.has_global:
-            streams["global"] = (global_tokens.unsqueeze(1), self.global_quantizer)
-        elif global_tokens.shape[-1] != 0:
+        if not self.has_global and global_tokens.shape[-1] != 0:
             raise ValueError(
                 f"this model has no global tokens, got {global_tokens.shape[-1]} per utterance"
             )
-        else:
-            vectors["global"] = global_tokens.new_zeros(global_tokens.shape[0], 1, 0).float()
+        streams["global"] = (global_tokens.unsqueeze(1), self.global_quantizer)
+        vectors = {}
         for name, (codes, quantizer) in streams.items():
             if codes.dtype not in (torch.int64, torch.int32, torch.int16, torch.uint8):
                 raise TypeError(f"{name} tokens must be integers, got {codes.dtype}")

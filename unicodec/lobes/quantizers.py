@@ -473,6 +473,40 @@ class ResidualVectorQuantizer(nn.Module):
         return out
 
 
+class NoQuantizer(nn.Module):
+    """The quantizer of an absent stream: no codebooks, zero-width vectors, no loss.
+
+    A codec without global tokens takes it as its global quantizer (and
+    :class:`~unicodec.lobes.global_encoder.NoGlobalEncoder` as its global encoder), so the
+    absence of G is stated once, where the codec is built, and no lobe branches on it.
+
+    Example
+    -------
+    >>> none = NoQuantizer()
+    >>> out, codes, loss = none(torch.randn(2, 1, 0))
+    >>> out.shape, codes.shape, float(loss), none.num_quantizers
+    (torch.Size([2, 1, 0]), torch.Size([2, 1, 0]), 0.0, 0)
+    """
+
+    codebook_size = 1  # 0 bits per token, and there are no tokens
+    num_quantizers = 0
+
+    def forward(self, x, mask=None):
+        """Zero-width vectors and codes ``[B, T, 0]`` and a zero loss."""
+        return x[..., :0], self.encode(x), x.new_zeros(())
+
+    def encode(self, x, mask=None, num_quantizers=None):
+        """Codes ``[B, T, 0]``."""
+        return torch.zeros(x.shape[:-1] + (0,), dtype=torch.long, device=x.device)
+
+    def decode(self, codes):
+        """Vectors ``[B, T, 0]``."""
+        return torch.zeros(codes.shape[:-1] + (0,), device=codes.device)
+
+    def stage_vectors(self, stage):
+        raise IndexError("an absent stream has no codebooks")
+
+
 def __getattr__(name):
     # PitchLevelQuantizer lives in pitch_quantizer.py (which imports this module); its old
     # path here still loads models exported before it moved
