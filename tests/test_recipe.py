@@ -132,6 +132,7 @@ def test_every_top_level_key_is_used(config):
     script = ""
     for path in (TRAIN, os.path.join(ROOT, "unicodec", "data", "codec_pipeline.py"),
                  os.path.join(ROOT, "unicodec", "training.py"),
+                 os.path.join(ROOT, "unicodec", "losses", "codec_terms.py"),
                  os.path.join(ROOT, "recipes", "LibriTTS", "libritts_prepare.py")):
         with open(path) as f:  # the recipe, its data pipeline and helpers read the keys
             script += f.read()

@@ -1,6 +1,7 @@
-"""Bookkeeping of the codec recipe's training loop: the loss terms and their weights,
-their running means kept on the device, the step loggers, DDP wrapping and checkpoint
-hygiene. The Brain itself (what a step computes) is in ``recipes/LibriTTS/train.py``.
+"""Bookkeeping of the codec recipe's training loop: the running means of the loss terms
+kept on the device, the step loggers, the optimizers, DDP wrapping and sharding, and
+checkpoint hygiene. The loss terms are :mod:`unicodec.losses.codec_terms`; the Brain itself
+(what a step computes) is in ``recipes/LibriTTS/train.py``.
 
 Authors
  * UniCodec authors 2026
@@ -14,51 +15,6 @@ import torch
 from speechbrain.utils.train_logger import FileTrainLogger, TensorboardLogger
 
 logger = logging.getLogger(__name__)
-
-TERM_MODULES = {
-    "mel": None,
-    "stft": None,
-    "commitment": None,
-    "adversarial": "discriminators",
-    "feature_matching": "discriminators",
-    "distillation": "distillation",
-    "phone": "phone_classifier",
-    "speaker_adversary": "speaker_adversary",
-    "mutual_information": "club",
-    "club_fit": "club",
-    "decorrelation": "decorrelation",
-    "speaker_global": "speaker_classifier",
-    "prosody": "prosody_regression",
-    "pitch": None,  # a source-filter decoder's pitch prediction, when the codec has one
-}
-"""The generator's loss terms and the module each needs (None: always computed);
-``loss_weights`` may weigh these alone."""
-
-
-def check_loss_weights(weights):
-    """Raises ValueError naming any key of ``loss_weights`` that is no training term (a
-    misspelt one would otherwise leave its term at weight 1.0).
-
-    Example
-    -------
-    >>> check_loss_weights({"mel": 15.0, "pitch": 1.0})
-    >>> check_loss_weights({"mell": 15.0})
-    Traceback (most recent call last):
-    ...
-    ValueError: loss_weights: unknown term(s) 'mell'; the terms are adversarial, ...
-    """
-    unknown = sorted(set(weights) - set(TERM_MODULES))
-    if unknown:
-        raise ValueError(
-            f"loss_weights: unknown term(s) {', '.join(repr(u) for u in unknown)}; the "
-            f"terms are {', '.join(sorted(TERM_MODULES))}"
-        )
-
-
-def weighted_sum(terms, weights):
-    """``sum(weights.get(name, 1) * term)`` over the terms."""
-    return sum(weights.get(name, 1.0) * value for name, value in terms.items())
-
 
 class TermMeans:
     """Running means of named scalar tensors, summed on their device and read at once

@@ -35,10 +35,9 @@ from unicodec.data.codec_pipeline import (
 )
 from unicodec.evaluation.metrics import ResynthesisMetrics, codebook_usage
 from unicodec.export import export_model
-from unicodec.lengths import count_to_relative
+from unicodec.losses.codec_terms import check_loss_weights, codec_terms, weighted_sum
 from unicodec.training import (
     TermMeans,
-    check_loss_weights,
     drop_incomplete_checkpoints,
     gather_results,
     make_optimizers,
@@ -48,7 +47,6 @@ from unicodec.training import (
     shard_for_evaluation,
     step_optimizers,
     unwrap,
-    weighted_sum,
     wrap_ddp,
     write_samples,
 )
@@ -91,56 +89,12 @@ class UniCodecBrain(sb.Brain):
     def _generator_terms(self, out, batch, stage):
         """Every generator-side loss term, unweighted, by name."""
         wav, lens = batch.sig
-        q = out.quantized
-        s_lens = count_to_relative(q.semantic_mask.sum(1), q.semantic_mask.shape[1])
-        p_lens = count_to_relative(
-            q.paralinguistic_mask.sum(1), q.paralinguistic_mask.shape[1]
+        terms = codec_terms(
+            out, wav, lens, self.hparams, self.modules,
+            phones=batch.phones.data if hasattr(batch, "phones") else None,
+            speakers=batch.spk_id_encoded.data.flatten() if self.labelled else None,
+            teacher_targets=lambda frames: self._teacher_targets(batch, frames),
         )
-        terms = {
-            "mel": self.hparams.mel_loss(out.wav, wav, lens),
-            "stft": self.hparams.stft_loss(out.wav, wav, lens),
-            "commitment": sum(q.losses.values()),
-        }
-        if out.pitch is not None and out.prosody is not None:
-            terms["pitch"] = self.hparams.pitch_loss(out.pitch, out.prosody, s_lens)
-        if "distillation" in self.modules:
-            targets = self._teacher_targets(batch, q.semantic.shape[1])
-            terms["distillation"] = self.modules.distillation(q.semantic, targets, s_lens)
-        if "phone_classifier" in self.modules and hasattr(batch, "phones"):
-            phones = batch.phones.data[:, : q.semantic.shape[1]]
-            terms["phone"] = self.modules.phone_classifier(q.semantic, phones, s_lens)
-        speakers = batch.spk_id_encoded.data.flatten()
-        labelled = self.labelled
-        if "speaker_adversary" in self.modules and labelled:
-            terms["speaker_adversary"] = self.modules.speaker_adversary(
-                q.semantic, speakers, s_lens
-            )
-        if "club" in self.modules:
-            terms["mutual_information"] = self.modules.club(
-                q.semantic, q.paralinguistic, s_lens
-            )
-            terms["club_fit"] = unwrap(self.modules.club).learning_loss(
-                q.semantic, q.paralinguistic, s_lens
-            )
-        if "decorrelation" in self.modules:
-            terms["decorrelation"] = self.modules.decorrelation(
-                q.semantic, q.paralinguistic, s_lens
-            )
-        if "speaker_classifier" in self.modules and labelled:
-            terms["speaker_global"] = self.modules.speaker_classifier(
-                q.global_vector, speakers
-            )
-        if "prosody_regression" in self.modules:
-            with torch.no_grad():
-                log_f0, voiced, log_energy = self.hparams.prosody_targets(wav, lens)
-            length = q.paralinguistic.shape[1]
-            terms["prosody"] = self.modules.prosody_regression(
-                q.paralinguistic,
-                log_f0[:, :length],
-                voiced[:, :length],
-                log_energy[:, :length],
-                p_lens,
-            )
         if self._adversarial_on(stage):
             disc = unwrap(self.modules.discriminators)
             for p in disc.parameters():  # the generator step leaves D untouched
