@@ -188,7 +188,8 @@ def main(argv=None):
             text = f.read()
         if "teacher_source" in text:
             folder = os.path.join(tmp, "teacher")
-            overrides.update(teacher_source=folder, teacher_layer=3,
+            overrides.update(teacher_source=folder,
+                             teacher_layer=9 if args.teacher == "base" else 2,
                              teacher_dim=random_teacher(folder, args.teacher),
                              teacher_cache_folder="")
         if args.batch_size:
