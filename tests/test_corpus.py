@@ -396,8 +396,11 @@ def test_interrupted_run_is_redone(tmp_path):
 
 def test_command_line(tmp_path, capsys):
     target = tmp_path / "cli"
+    with pytest.raises(SystemExit):  # the default natural voices speak none of these
+        main(["--output", str(target), "--minutes", "0.1", "--quiet", "--languages", "cmn"])
+    assert "natural voices speak" in capsys.readouterr().err
     info = main(["--output", str(target), "--minutes", "0.1", "--seed", "3", "--quiet",
-                 "--languages", "cmn", "de"])
+                 "--languages", "cmn", "de", "--natural-minutes", "0"])
     languages = set()
     for counts in info["subsets"].values():
         languages |= set(counts["languages"])

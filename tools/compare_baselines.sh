@@ -19,7 +19,8 @@ export OMP_NUM_THREADS="${OMP_NUM_THREADS:-$(nproc)}"
 start=$(date +%s)
 "$python" -m unicodec.data.corpus --output "$data"
 # unseen voices and sentences: another seed, more speakers, for the probes
-"$python" -m unicodec.data.corpus --output "$unseen" --minutes 30 --seed 4321
+"$python" -m unicodec.data.corpus --output "$unseen" --minutes 30 --seed 4321 \
+  --natural-minutes 0
 specs=()
 for run in "UniCodec:hparams/unicodec_cpu.yaml:embedded" \
            "plain RVQ:hparams/baselines/rvq_cpu.yaml:baseline_rvq_cpu" \

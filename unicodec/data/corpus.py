@@ -31,8 +31,13 @@ again on a finished corpus with the same settings does nothing.
 
 Command line::
 
-    python -m unicodec.data.corpus --output data/synth --minutes 18 --seed 1234
-    python -m unicodec.data.corpus --output data/synth --natural-minutes 10  # + Kokoro
+    python -m unicodec.data.corpus --output data/embedded      # the embedded default
+    python -m unicodec.data.corpus --output data/synth --minutes 18 --seed 1234 \
+        --natural-minutes 0                                     # espeak-ng voices alone
+
+The command line adds ``DEFAULT_NATURAL_MINUTES`` of Kokoro voices to the training subset
+(the embedded default); :func:`generate_corpus` and :class:`CorpusSettings` default to
+espeak-ng voices alone.
 
 Example
 -------
@@ -94,6 +99,9 @@ SAMPLE_RATE = 16000
 
 DEFAULT_MINUTES = 18.0
 DEFAULT_SEED = 1234
+DEFAULT_NATURAL_MINUTES = 5.0
+"""Kokoro minutes of the command line's default, the embedded default (``CorpusSettings``
+and ``generate_corpus`` default to espeak-ng voices alone)."""
 FORMAT_VERSION = 1
 
 LANGUAGE_CHAPTERS = {language: f"{index + 1:02d}" for index, language in enumerate(LANGUAGES)}
@@ -423,9 +431,9 @@ def main(argv=None):
         help="audio per speaker, which sets the number of speakers",
     )
     parser.add_argument(
-        "--natural-minutes", type=float, default=CorpusSettings.natural_minutes,
+        "--natural-minutes", type=float, default=DEFAULT_NATURAL_MINUTES,
         help="minutes of natural-sounding Kokoro voices added to the training subset "
-        "(needs the corpus extra)",
+        "(the corpus extra; 0: espeak-ng voices alone)",
     )
     parser.add_argument(
         "--overwrite", action="store_true",
