@@ -43,7 +43,7 @@ def test_every_stream_sends_a_gradient_to_its_encoder(config):
     q = out.quantized
     assert _grad_norm(q.semantic.pow(2).sum(), codec.encoder) > 0, "S"
     assert _grad_norm(q.paralinguistic.pow(2).sum(), codec.encoder) > 0, "P"
-    if codec.global_encoder is not None:
+    if codec.quantizer.has_global:
         assert _grad_norm(q.global_vector.pow(2).sum(), codec.global_encoder) > 0, "G"
     # the waveform's gradient reaches the encoder through P alone too
     assert _grad_norm(out.wav.pow(2).sum(), codec.encoder) > 0
@@ -54,7 +54,7 @@ def test_residual_vq_straight_through_gradient_is_the_identity(config):
     torch.manual_seed(0)
     quantizer = load_shipped(config)["quantizer"].train()
     streams = [quantizer.semantic_quantizer, quantizer.paralinguistic_quantizer]
-    if quantizer.global_quantizer is not None:
+    if quantizer.has_global:
         streams.append(quantizer.global_quantizer)
     # a PitchLevelQuantizer's level token is a fixed scalar code: its VQ part is learned
     for rvq in [getattr(stream, "vectors", stream) for stream in streams]:
