@@ -148,17 +148,12 @@ def synthesize_natural_utterance(tts, speaker, language, text, speed, peak, samp
     return Utterance(audio=torch.from_numpy(audio.astype(np.float32)), text=text, labels=labels)
 
 
-def draw_natural_utterance(tts, speaker, rng, settings):
-    """As :func:`draw_utterance` for a natural-voice (Kokoro) training speaker."""
-    language = rng.choice(speaker.languages)
-    num_clauses = 1 if rng.random() < 0.6 else 2
-    speed = round(rng.uniform(0.9, 1.1), 3)
-    peak = round(rng.uniform(0.3, 0.9), 3)
+def _fit_duration(speak, num_clauses, settings, who):
+    """``speak(num_clauses)`` again, a clause fewer or more, until its duration lies in
+    ``[settings.min_duration, settings.max_duration]``; ``who`` names the speaker in the
+    error after ``MAX_ATTEMPTS`` sentences."""
     for _ in range(MAX_ATTEMPTS):
-        text = compose_sentence(language, "train", rng, num_clauses=num_clauses)
-        utterance = synthesize_natural_utterance(
-            tts, speaker, language, text, speed, peak, settings.sample_rate
-        )
+        utterance = speak(num_clauses)
         if utterance.duration > settings.max_duration:
             num_clauses = max(1, num_clauses - 1)
         elif utterance.duration < settings.min_duration:
@@ -166,9 +161,25 @@ def draw_natural_utterance(tts, speaker, rng, settings):
         else:
             return utterance
     raise RuntimeError(
-        f"No sentence of {MAX_ATTEMPTS} for speaker {speaker.speaker_id} ({language}) "
-        f"lasted between {settings.min_duration} and {settings.max_duration} s"
+        f"No sentence of {MAX_ATTEMPTS} for speaker {who} lasted between "
+        f"{settings.min_duration} and {settings.max_duration} s"
     )
+
+
+def draw_natural_utterance(tts, speaker, rng, settings):
+    """As :func:`draw_utterance` for a natural-voice (Kokoro) training speaker."""
+    language = rng.choice(speaker.languages)
+    num_clauses = 1 if rng.random() < 0.6 else 2
+    speed = round(rng.uniform(0.9, 1.1), 3)
+    peak = round(rng.uniform(0.3, 0.9), 3)
+
+    def speak(clauses):
+        text = compose_sentence(language, "train", rng, num_clauses=clauses)
+        return synthesize_natural_utterance(
+            tts, speaker, language, text, speed, peak, settings.sample_rate
+        )
+
+    return _fit_duration(speak, num_clauses, settings, f"{speaker.speaker_id} ({language})")
 
 
 def draw_utterance(tts, speaker, role, rng, settings):
@@ -192,20 +203,14 @@ def draw_utterance(tts, speaker, role, rng, settings):
     language = _choose_language(speaker, rng)
     style = _choose_style(rng)
     num_clauses = 1 if rng.random() < 0.6 else 2
-    for _ in range(MAX_ATTEMPTS):
-        text = compose_sentence(language, role, rng, num_clauses=num_clauses)
+
+    def speak(clauses):
+        text = compose_sentence(language, role, rng, num_clauses=clauses)
         seed = rng.randrange(2**31)
-        utterance = synthesize_utterance(
+        return synthesize_utterance(
             tts, speaker, language, style, text, seed, settings.sample_rate
         )
-        if utterance.duration > settings.max_duration:
-            num_clauses = max(1, num_clauses - 1)
-        elif utterance.duration < settings.min_duration:
-            num_clauses += 1
-        else:
-            return utterance
-    raise RuntimeError(
-        f"No sentence of {MAX_ATTEMPTS} for speaker {speaker.speaker_id} ({language}, "
-        f"{style.name}) lasted between {settings.min_duration} and "
-        f"{settings.max_duration} s"
+
+    return _fit_duration(
+        speak, num_clauses, settings, f"{speaker.speaker_id} ({language}, {style.name})"
     )
