@@ -11,10 +11,12 @@ training does not use:
   label) have no pitch and are left out of these rows;
 - speaker similarity (Resemblyzer) and log-mel distance.
 
-A column "YIN on the original" scores the analysis UniCodec's tokens are made of (its YIN
-tracker, :class:`~unicodec.lobes.pitch_tracker.ProsodyFeatures`) against Harvest on the
-original audio itself: where two trackers disagree on the same audio, pitch tokens holding
-YIN's contour cannot agree with Harvest better, whatever the decoder.
+A column "tracker on the original" scores the analysis the first model's tokens are made of
+(its :class:`~unicodec.lobes.pitch_tracker.ProsodyFeatures`: YIN, tracked) against Harvest
+on the original audio itself: its contour (interpolated through the frames it calls
+unvoiced, as P's pitch tokens hold it) on every frame Harvest voices, its voicing on every
+frame. Where two trackers disagree on the same audio, pitch tokens holding that contour
+cannot agree with Harvest better, whatever the decoder.
 
 For models with G, voice conversion by G swap is scored on pairs of utterances of
 different speakers: the share of pairs whose converted audio is closer (Resemblyzer) to the
@@ -77,17 +79,22 @@ def resynthesize(codec, wav):
     return codec.decode(tokens)[0, : wav.shape[0]], tokens
 
 
-TRACKER = "YIN on the original"
+TRACKER = "tracker on the original"
 
 
-def yin_track(wav, frame_period=10.0):
-    """YIN's F0 of ``wav`` (UniCodec's analysis) every ``frame_period`` ms, 0 unvoiced."""
-    from unicodec.lobes.pitch_tracker import ProsodyFeatures
-
-    hop = int(SAMPLE_RATE * frame_period / 1000) * 2
-    analysis = ProsodyFeatures(sample_rate=SAMPLE_RATE, hop_length=hop)(wav[None])
-    f0 = torch.where(analysis["voiced"][0], analysis["log_f0"][0].exp(), 0.0)
-    return np.repeat(f0.numpy(), 2)  # frame t spans two Harvest frames
+def tracker_agreement(wav, prosody, original_f0):
+    """:func:`judges.f0_agreement`'s counts of the analysis ``prosody`` (a model's
+    ProsodyFeatures, 20 ms frames) of ``wav`` against Harvest's ``original_f0`` (10 ms):
+    the pitch of the contour the tokens hold, on every frame Harvest voices, and the
+    analysis' own voicing."""
+    analysis = prosody(wav[None])
+    repeat = int(round(prosody.hop_length / (SAMPLE_RATE * 0.010)))  # Harvest frames per frame
+    contour = np.repeat(analysis["log_f0"][0].exp().numpy(), repeat)
+    voiced = np.repeat(analysis["voiced"][0].numpy(), repeat)
+    counts = judges.f0_agreement(contour, original_f0)
+    n = counts["pitch_frames"]
+    counts["pitch_voicing_agree"] = int((voiced[:n] == (original_f0[:n] > 0)).sum())
+    return counts
 
 
 def score(rebuilt, original, original_f0, speaker, pitch=True):
@@ -213,8 +220,9 @@ def render(results, systems, bitrates):
     lines = ["# Paralinguistic fidelity", "",
              "Pitch by WORLD's Harvest (not the YIN tracker UniCodec uses), speaker similarity "
              "by Resemblyzer; every system rebuilds the same utterances in the same run. "
-             f"\"{TRACKER}\": UniCodec's own pitch analysis (YIN) against Harvest on the "
-             "original audio, the ceiling of pitch tokens that hold YIN's contour.", ""]
+             f"\"{TRACKER}\": the first model's own pitch analysis (tracked YIN) against "
+             "Harvest on the original audio (its contour on every frame Harvest voices), "
+             "the ceiling of pitch tokens that hold that contour.", ""]
     header = "| metric | source | " + " | ".join(
         f"{s} ({bitrates[s]:.0f} bps)" if s in bitrates else s for s in systems) + " |"
     lines += [header, "|---|---|" + "---|" * len(systems)]
@@ -280,6 +288,11 @@ def main(argv=None):
         else:
             print("[fidelity] Codec 2 is not installed (apt-get install codec2): no anchor")
     systems = list(models) + ([f"Codec 2 {args.codec2}"] if anchor else []) + [TRACKER]
+    prosody = next((c.prosody for c in models.values() if c.prosody is not None), None)
+    if prosody is None:
+        from unicodec.lobes.pitch_tracker import ProsodyFeatures
+
+        prosody = ProsodyFeatures(sample_rate=SAMPLE_RATE)
     bitrates = {name: codec.bitrate() for name, codec in models.items()}
     if anchor:
         bitrates[systems[-2]] = float(args.codec2)
@@ -308,7 +321,7 @@ def main(argv=None):
             for system, out in rebuilt.items():
                 rows[system].append(score(out, wav, f0s[-1], speaker, pitched))
             if pitched:
-                rows[TRACKER].append(judges.f0_agreement(yin_track(wav), f0s[-1]))
+                rows[TRACKER].append(tracker_agreement(wav, prosody, f0s[-1]))
             if index == 0:
                 example = (item["id"], wav, rebuilt)
         results[name] = {s: summarize(rows[s]) for s in systems}
