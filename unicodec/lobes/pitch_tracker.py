@@ -31,6 +31,7 @@ Authors
 import math
 
 import numpy as np
+import scipy.fft
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -228,16 +229,18 @@ def track_pitch(log_f0, cost, num_frames=None, jump_cost=1.0, pick_cost=0.1):
     values = log_f0.detach().cpu().double().numpy()
     emission = cost.detach().cpu().double().numpy() + pick_cost * (np.arange(k) > 0)
     moves = jump_cost * np.abs(values[:, 1:, None, :] - values[:, :-1, :, None])
+    # past an utterance's end the path stays where it is, for free
+    past = np.arange(1, length)[None] >= lengths[:, None]  # [B, N - 1]
+    stay = np.where(np.eye(k, dtype=bool), 0.0, np.inf)
+    moves[past] = stay
+    emission[:, 1:][past] = 0.0
     total = emission[:, 0].copy()
-    pointers = np.tile(np.arange(k), (batch, length, 1))
+    pointers = np.zeros((batch, length, k), dtype=np.int64)
     rows = np.arange(batch)
     for t in range(1, length):
-        inside = t < lengths
         paths = total[:, :, None] + moves[:, t - 1]  # [B, from, to]
-        previous = paths.argmin(1)
-        best = np.take_along_axis(paths, previous[:, None], 1)[:, 0]
-        total = np.where(inside[:, None], best + emission[:, t], total)
-        pointers[:, t] = np.where(inside[:, None], previous, pointers[:, t])
+        pointers[:, t] = paths.argmin(1)
+        total = paths.min(1) + emission[:, t]
     index = np.zeros((batch, length), dtype=np.int64)
     state = total.argmin(-1)
     for t in range(length - 1, -1, -1):
@@ -268,8 +271,7 @@ def _filter(wav, kernel):
     (zero phase), zeros outside: a linear convolution by FFT (a long 1-channel
     ``conv1d`` is slow on CPU)."""
     taps = kernel.shape[-1]
-    size = wav.shape[1] + taps - 1
-    n_fft = 2 ** math.ceil(math.log2(size))
+    n_fft = scipy.fft.next_fast_len(wav.shape[1] + taps - 1, real=True)
     spectrum = torch.fft.rfft(wav, n=n_fft) * torch.fft.rfft(kernel[0, 0], n=n_fft)
     out = torch.fft.irfft(spectrum, n=n_fft)
     return out[:, taps // 2: taps // 2 + wav.shape[1]]
