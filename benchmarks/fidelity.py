@@ -148,6 +148,8 @@ def voice_conversion(codec, data, f0s, speaker, num_pairs, seed=0):
         f_conv = mean_log_f0(converted)
         moved += abs(f_conv - f_tgt) < abs(f_conv - f_src)
         pairs += 1
+    if not pairs:
+        return None
     return {"vc_closer_to_target": closer / pairs, "vc_f0_moved_to_target": moved / pairs,
             "vc_pairs": pairs}
 
@@ -220,7 +222,7 @@ def render(results, systems, bitrates):
     lines = ["# Paralinguistic fidelity", "",
              "Pitch by WORLD's Harvest (not the YIN tracker UniCodec uses), speaker similarity "
              "by Resemblyzer; every system rebuilds the same utterances in the same run. "
-             f"\"{TRACKER}\": the first model's own pitch analysis (tracked YIN) against "
+             f"\"{TRACKER}\": the first model's own pitch analysis (its ProsodyFeatures) against "
              "Harvest on the original audio (its contour on every frame Harvest voices), "
              "the ceiling of pitch tokens that hold that contour.", ""]
     header = "| metric | source | " + " | ".join(

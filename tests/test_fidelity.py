@@ -31,10 +31,26 @@ def test_fidelity_report_scores_every_system_and_source(tmp_path):
         assert 0 <= toy[name]["gross_pitch_error"] <= 1
         assert 0 <= toy[name]["voicing_agreement"] <= 1
     assert "vc_closer_to_target" in toy["tiny"] and "style_from_G+P" in toy["tiny"]
+    # the model's own analysis against Harvest on the originals
+    assert 0 <= toy[fidelity.TRACKER]["gross_pitch_error"] <= 1
     text = (out / "fidelity.md").read_text()
     assert "gross pitch error" in text and "| toy |" in text
     if pytest.importorskip("matplotlib"):
         assert (out / "toy.png").stat().st_size > 1000
+
+
+def test_fidelity_without_voice_conversion_or_style_probe(tmp_path):
+    pytest.importorskip("pyworld")
+    import fidelity
+
+    model, _ = export_tiny(tiny_model(), str(tmp_path / "model"))
+    source = write_example_source(str(tmp_path / "data"), num_speakers=2, utts_per_speaker=1)
+    out = tmp_path / "report"
+    assert fidelity.main(["--model", f"tiny={model}", "--data", f"toy={source}",
+                          "--vc-pairs", "0", "--style-utterances", "0", "--codec2", "0",
+                          "--output", str(out)]) == 0
+    toy = json.loads((out / "fidelity.json").read_text())["results"]["toy"]
+    assert "vc_closer_to_target" not in toy["tiny"] and "gross_pitch_error" in toy["tiny"]
 
 
 def test_fidelity_names_a_missing_model(tmp_path, capsys):
