@@ -13,18 +13,25 @@ ROOT = os.path.join(os.path.dirname(__file__), "..")
 sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
 
 
-def test_fidelity_report_scores_every_system_and_source(tmp_path):
+def run_fidelity(tmp_path, num_speakers, utts_per_speaker, *args):
+    """fidelity.py on a tiny exported model and a toy source; the report's "toy" results."""
     pytest.importorskip("pyworld")
     import fidelity
 
     model, _ = export_tiny(tiny_model(), str(tmp_path / "model"))
-    source = write_example_source(str(tmp_path / "data"), num_speakers=3, utts_per_speaker=2)
+    source = write_example_source(str(tmp_path / "data"), num_speakers=num_speakers,
+                                  utts_per_speaker=utts_per_speaker)
     out = tmp_path / "report"
     assert fidelity.main(["--model", f"tiny={model}", "--data", f"toy={source}",
-                          "--max-utterances", "4", "--vc-pairs", "2",
-                          "--style-utterances", "6", "--output", str(out)]) == 0
-    report = json.loads((out / "fidelity.json").read_text())
-    toy = report["results"]["toy"]
+                          "--output", str(out), *args]) == 0
+    return json.loads((out / "fidelity.json").read_text())["results"]["toy"], out
+
+
+def test_fidelity_report_scores_every_system_and_source(tmp_path):
+    toy, out = run_fidelity(tmp_path, 3, 2, "--max-utterances", "4", "--vc-pairs", "2",
+                            "--style-utterances", "6")
+    import fidelity
+
     assert toy["_utterances"] == 4
     systems = ["tiny"] + [name for name in toy if name.startswith("Codec 2")]
     for name in systems:
@@ -40,16 +47,8 @@ def test_fidelity_report_scores_every_system_and_source(tmp_path):
 
 
 def test_fidelity_without_voice_conversion_or_style_probe(tmp_path):
-    pytest.importorskip("pyworld")
-    import fidelity
-
-    model, _ = export_tiny(tiny_model(), str(tmp_path / "model"))
-    source = write_example_source(str(tmp_path / "data"), num_speakers=2, utts_per_speaker=1)
-    out = tmp_path / "report"
-    assert fidelity.main(["--model", f"tiny={model}", "--data", f"toy={source}",
-                          "--vc-pairs", "0", "--style-utterances", "0", "--codec2", "0",
-                          "--output", str(out)]) == 0
-    toy = json.loads((out / "fidelity.json").read_text())["results"]["toy"]
+    toy, _ = run_fidelity(tmp_path, 2, 1, "--vc-pairs", "0", "--style-utterances", "0",
+                          "--codec2", "0")
     assert "vc_closer_to_target" not in toy["tiny"] and "gross_pitch_error" in toy["tiny"]
 
 
