@@ -52,15 +52,21 @@ def test_tracking_keeps_a_long_run_of_yins_picks():
     assert index.eq(0).all()
 
 
-def test_tracking_of_a_padded_batch_is_each_utterances_alone():
+@pytest.mark.parametrize("unvoiced_cost", [None, 0.6])
+def test_tracking_of_a_padded_batch_is_each_utterances_alone(unvoiced_cost):
     torch.manual_seed(0)
     log_f0 = torch.rand(2, 30, 4).mul(2).add(4)
     cost = torch.rand(2, 30, 4)
-    alone = track_pitch(log_f0[1:, :12], cost[1:, :12])
+    loud = torch.rand(2, 30) > 0.2
+    kwargs = dict(unvoiced_cost=unvoiced_cost)
+    alone = track_pitch(log_f0[1:, :12], cost[1:, :12], loud=loud[1:, :12], **kwargs)
     # garbage past utterance 1's 12 frames
-    batch = track_pitch(log_f0, cost, torch.tensor([30, 12]))
+    batch = track_pitch(log_f0, cost, torch.tensor([30, 12]), loud=loud, **kwargs)
     assert torch.equal(batch[1, :12], alone[0])
     assert batch[1, 12:].eq(0).all()
+    if unvoiced_cost is not None:  # quiet frames are unvoiced
+        assert batch[~loud].eq(4).logical_or(batch[~loud].eq(0)).all()
+        assert batch[0][~loud[0]].eq(4).all()
 
 
 @pytest.mark.parametrize("config", SHIPPED)
@@ -77,6 +83,46 @@ def test_shipped_analysis_of_a_padded_batch_is_each_utterances_alone(config):
             torch.testing.assert_close(out[key][i, :n], alone[key][0, :n], atol=1e-4, rtol=1e-4)
         assert torch.equal(out["voiced"][i, :n], alone["voiced"][0, :n])
         torch.testing.assert_close(out["stats"][i], alone["stats"][0], atol=1e-4, rtol=1e-4)
+
+
+def test_a_voiced_run_after_a_pause_starts_at_its_own_pitch():
+    """Through a pause the path may be unvoiced, so a run's first frames are not dragged
+    to the previous run's pitch (real speech: a 170 Hz onset read an octave low)."""
+    f0 = torch.tensor([100.0] * 10 + [300.0] * 5 + [200.0] * 15)
+    candidates = torch.stack([f0, f0 / 2, f0 * 2], -1)
+    candidates[10:15, 1] = 100.0  # the pause has a poor dip at the previous pitch
+    cost = torch.tensor([[0.0, 0.1, 0.1]] * 10 + [[0.8] * 3] * 5 + [[0.45, 0.3, 0.4]] * 2
+                        + [[0.0, 0.2, 0.2]] * 13)
+    log_f0, cost = candidates.log()[None], cost[None]
+    dragged = track_pitch(log_f0, cost)[0]
+    assert dragged[15:17].eq(1).all()  # without the state: 100 Hz at the onset
+    path = track_pitch(log_f0, cost, unvoiced_cost=0.6, voicing_cost=0.5)[0]
+    assert path[10:15].eq(3).all() and path[15:].eq(0).all() and path[:10].eq(0).all()
+
+
+def breathy_vowel(noise, f0=150.0, sample_rate=16000):
+    """One second of a pulse train through a 500 Hz resonance, with ``noise`` (times the
+    pulses' height) added to the source from 0.44 s to 0.56 s."""
+    source = np.zeros(sample_rate)
+    source[np.round(np.arange(0, sample_rate, sample_rate / f0)).astype(int)] = 1.0
+    middle = (np.arange(sample_rate) > 7000) & (np.arange(sample_rate) < 9000)
+    rng = np.random.default_rng(0)
+    source = source + noise * middle * rng.standard_normal(sample_rate)
+    r, theta = math.exp(-math.pi * 100 / sample_rate), 2 * math.pi * 500 / sample_rate
+    wav = lfilter([1 - r], [1, -2 * r * math.cos(theta), r * r], source)
+    return torch.tensor(0.5 * wav / np.abs(wav).max(), dtype=torch.float32)[None]
+
+
+@pytest.mark.parametrize("config", SHIPPED)
+def test_shipped_analysis_keeps_a_breathy_stretch_voiced_at_its_pitch(config):
+    prosody = shipped_prosody(config)
+    slightly = prosody(breathy_vowel(0.1))
+    # periodicity dips under the threshold there, but the path stays voiced
+    assert slightly["periodicity"][0, 20:30].min() < prosody.voicing_threshold
+    assert slightly["voiced"][0, 2:-2].all()
+    # noisier: may go unvoiced, but no frame leaves the pitch
+    for out in (slightly, prosody(breathy_vowel(0.3))):
+        assert ((out["log_f0"][0].exp() / 150 - 1).abs() < 0.05).all()
 
 
 @pytest.mark.parametrize("config", SHIPPED)
