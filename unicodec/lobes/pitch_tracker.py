@@ -458,7 +458,7 @@ class ProsodyFeatures(nn.Module):
             index = track_pitch(log_f0, difference, num_frames, self.jump_cost,
                                 self.pick_cost, self.unvoiced_cost, self.voicing_cost, loud)
             # where the path is unvoiced, YIN's pick stands for the frame
-            path_voiced = index < self.num_candidates
+            path_voiced = index < f0.shape[-1]
             index = torch.where(path_voiced, index, 0)[..., None]
             f0 = f0.gather(-1, index)[..., 0]
             periodicity = (1 - difference.gather(-1, index)[..., 0]).clamp(0, 1)
