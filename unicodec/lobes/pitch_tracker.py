@@ -18,7 +18,7 @@ low-passed at 800 Hz (:func:`lowpass_kernel`: formants above the first harmonics
 false dips there). Measured against WORLD's Harvest on 23 utterances of unseen voices, the
 contour the P tokens hold (interpolated through unvoiced frames) has gross errors on 3.7%
 of Harvest's voiced frames and its voicing agrees on 89% of the frames; YIN frame by frame
-had 7.0% and 83%, the path without the unvoiced state 4.8% and 85% (real speech: 16.1% and
+had 7.0% and 83%, the path without the unvoiced state 5.0% and 85% (real speech: 16.1% and
 76% against 17.8% and 73% without the state).
 
 :class:`ProsodyFeatures` turns that into what the codec quantizes and what its decoder is
