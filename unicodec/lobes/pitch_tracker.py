@@ -222,7 +222,8 @@ def track_pitch(log_f0, cost, num_frames=None, jump_cost=1.0, pick_cost=0.1,
         The unvoiced state's cost per frame and the cost of entering or leaving it
         (``None``: no unvoiced state).
     loud : torch.Tensor, optional
-        ``[B, N]`` bool, frames that may be voiced (all by default).
+        ``[B, N]`` bool, frames that may be voiced; the path is unvoiced in the others
+        (all by default; with ``unvoiced_cost`` only).
 
     Returns
     -------
@@ -462,9 +463,10 @@ class ProsodyFeatures(nn.Module):
             index = torch.where(path_voiced, index, 0)[..., None]
             f0 = f0.gather(-1, index)[..., 0]
             periodicity = (1 - difference.gather(-1, index)[..., 0]).clamp(0, 1)
-        voiced = (periodicity > self.voicing_threshold) & loud
         if self.tracking and self.unvoiced_cost is not None:
             voiced = path_voiced & loud
+        else:
+            voiced = (periodicity > self.voicing_threshold) & loud
         energy = band_energy
         if self.lowpass_hz:
             energy = _window_energy(wav, self.sample_rate, self.hop_length, self.f0_min)
