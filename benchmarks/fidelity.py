@@ -7,8 +7,10 @@ training does not use:
 
 - pitch by WORLD's Harvest (pyworld; UniCodec itself tracks pitch with YIN): gross pitch
   error (share of the frames voiced in both that are more than 20% off), log-F0 contour
-  correlation, F0 RMSE in cents, voicing agreement; whispered utterances (``style``
-  label) have no pitch and are left out of these rows;
+  correlation, F0 RMSE in cents, voicing agreement (on every frame, and on the frames
+  where the original is audible: Harvest voices a rebuilt noise floor where the
+  original is digitally silent); whispered utterances (``style`` label) have no pitch
+  and are left out of these rows;
 - speaker similarity (Resemblyzer) and log-mel distance.
 
 A column "tracker on the original" scores the analysis the first model's tokens are made of
@@ -54,6 +56,7 @@ METRICS = [
     ("f0_contour_corr", "log-F0 contour correlation"),
     ("f0_rmse_cents", "F0 RMSE, cents (lower better)"),
     ("voicing_agreement", "voicing agreement"),
+    ("voicing_agreement_audible", "voicing agreement, audible frames of the original"),
     ("speaker_similarity", "speaker similarity (Resemblyzer)"),
     ("mel_distance", "log-mel distance (lower better)"),
 ]
@@ -91,9 +94,12 @@ def tracker_agreement(wav, prosody, original_f0):
     repeat = int(round(prosody.hop_length / (SAMPLE_RATE * 0.010)))  # Harvest frames per frame
     contour = np.repeat(analysis["log_f0"][0].exp().numpy(), repeat)
     voiced = np.repeat(analysis["voiced"][0].numpy(), repeat)
-    counts = judges.f0_agreement(contour, original_f0)
+    audible = judges.audible_frames(wav, SAMPLE_RATE)
+    counts = judges.f0_agreement(contour, original_f0, audible)
     n = counts["pitch_frames"]
-    counts["pitch_voicing_agree"] = int((voiced[:n] == (original_f0[:n] > 0)).sum())
+    agree = voiced[:n] == (original_f0[:n] > 0)
+    counts["pitch_voicing_agree"] = int(agree.sum())
+    counts["pitch_audible_voicing_agree"] = int((agree & audible[:n]).sum())
     return counts
 
 

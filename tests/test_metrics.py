@@ -244,6 +244,22 @@ def test_harvest_pitch_agreement_counts_errors():
     assert judges.pitch_summary([silence])["voicing_agreement"] < 0.2
 
 
+def test_voicing_agreement_over_audible_frames_leaves_out_digital_silence():
+    """Harvest voices a faint noise floor next to a voiced run, never digital silence: the
+    audible figure scores the voicing where the original has signal."""
+    pytest.importorskip("pyworld")
+    original = torch.cat([glide(120, 200, 0.5), torch.zeros(4000), glide(200, 150, 0.5)])
+    floor = 1e-4 * torch.randn(original.shape[0], generator=torch.Generator().manual_seed(0))
+    rebuilt = original + floor * (original == 0)
+    counts = judges.pitch_agreement(rebuilt, original)
+    silent = ~judges.audible_frames(original)
+    assert 20 <= int(silent.sum()) <= 26  # the 250 ms gap
+    assert counts["pitch_audible_frames"] == counts["pitch_frames"] - int(silent.sum())
+    summary = judges.pitch_summary([counts])
+    # Harvest carries the voiced runs into the floor: only the audible figure is whole
+    assert summary["voicing_agreement"] < summary["voicing_agreement_audible"] == 1.0
+
+
 def test_codec2_anchor_keeps_length_and_pitch():
     from unicodec.evaluation import codec2
 

@@ -54,6 +54,7 @@ from unicodec.evaluation.judge_registry import (  # noqa: F401
     to_judge_audio,
 )
 from unicodec.evaluation.pitch_judge import (  # noqa: F401
+    audible_frames,
     f0_agreement,
     harvest_f0,
     pitch_agreement,
