@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # UniCodec against its two same-budget baselines on the embedded default: trains what is
 # not trained yet (the embedded default, the plain RVQ codec, the SpeechTokenizer-style
-# codec: same corpus, same 36 epochs, 800 bps), synthesizes a held-out corpus of unseen
+# codec: same corpus, same 26 epochs, 800 bps), synthesizes a held-out corpus of unseen
 # voices for the probes, evaluates each model on the test split, that corpus and the real
 # speech set (when ../shared/data/real is there), and writes the side-by-side comparison.
 # About 50 minutes on 2 CPU cores (30 training, 20 evaluating); re-running resumes.
