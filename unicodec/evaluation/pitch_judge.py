@@ -57,12 +57,10 @@ def audible_frames(wav, sample_rate=JUDGE_SAMPLE_RATE, frame_period=10.0, floor_
     (101, 51)
     """
     x = np.asarray(to_judge_audio(wav, sample_rate), dtype=np.float64)
-    hop = JUDGE_SAMPLE_RATE * frame_period / 1000.0
-    count = int(len(x) / hop) + 1  # Harvest's frames
-    half = int(hop) // 2
-    cumulative = np.concatenate([[0.0], np.cumsum(np.pad(x ** 2, (half, half + int(hop))))])
-    starts = np.round(np.arange(count) * hop).astype(int)
-    power = (cumulative[starts + 2 * half] - cumulative[starts]) / max(2 * half, 1)
+    hop = int(round(JUDGE_SAMPLE_RATE * frame_period / 1000.0))
+    count = len(x) // hop + 1  # Harvest's frames, frame i centred on sample i * hop
+    power = np.convolve(x ** 2, np.full(hop, 1.0 / hop), mode="same")
+    power = np.pad(power, (0, hop))[np.arange(count) * hop]
     if power.max() <= 0:
         return np.zeros(count, dtype=bool)
     return 10 * np.log10(np.maximum(power, 1e-30) / power.max()) > floor_db
@@ -92,7 +90,7 @@ def pitch_agreement(rebuilt, original, sample_rate=JUDGE_SAMPLE_RATE, original_f
 def f0_agreement(est, ref, audible=None):
     """:func:`pitch_agreement`'s counts of two F0 tracks (Hz, 0 where unvoiced, same
     frame rate; cut to the shorter); the audible counts with ``audible`` (bool per frame
-    of the original).
+    of the original, :func:`audible_frames`, as many frames as ``ref``).
 
     Example
     -------
@@ -124,9 +122,7 @@ def f0_agreement(est, ref, audible=None):
         "pitch_contour_corr": corr,
     }
     if audible is not None:
-        given = np.asarray(audible, dtype=bool)[:n]
-        audible = np.zeros(n, dtype=bool)
-        audible[: len(given)] = given
+        audible = np.asarray(audible, dtype=bool)[:n]
         counts["pitch_audible_frames"] = int(audible.sum())
         counts["pitch_audible_voicing_agree"] = int(
             (((ref > 0) == (est > 0)) & audible).sum())
