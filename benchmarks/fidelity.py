@@ -23,6 +23,9 @@ cannot agree with Harvest better, whatever the decoder.
 For models with G, voice conversion by G swap is scored on pairs of utterances of
 different speakers: the share of pairs whose converted audio is closer (Resemblyzer) to the
 target than to the source, and the share whose mean F0 moves to the target's side.
+Where the utterances have a ``style`` label, a linear probe reads it from G+P, G, P and S
+on held-out speakers (five folds by speaker; each embedding relative to its speaker's
+mean, as the styles are offsets from each speaker's own voice).
 
 Usage::
 
@@ -40,6 +43,7 @@ import os
 import random
 import sys
 import time
+from collections import Counter
 
 import numpy as np
 import torch
@@ -161,8 +165,15 @@ def voice_conversion(codec, data, f0s, speaker, num_pairs, seed=0):
 
 
 @torch.no_grad()
-def style_probe(codec, data, label="style", seed=0):
-    """Accuracy of a linear probe of ``label`` on held-out speakers, from G+P and from S."""
+def style_probe(codec, data, label="style", folds=5, seed=0):
+    """Accuracy of a linear probe of ``label`` from G+P, G, P and S, on held-out speakers.
+
+    The speakers are split into ``folds`` (every utterance is scored once, by a probe
+    that never heard its speaker), and each utterance's embedding is taken relative to
+    its speaker's mean: the corpus' styles are offsets from each speaker's own pitch,
+    range, rate and loudness, which a probe cannot tell from the voice itself without
+    knowing the voice. ``style_chance`` is the share of the most common style.
+    """
     from unicodec.evaluation import probes
 
     embeddings = []
@@ -174,15 +185,24 @@ def style_probe(codec, data, label="style", seed=0):
                                                       labels=item, with_f0=False))
     if len({e.labels[label] for e in embeddings}) < 2:
         return None
-    train, test = probes.split_by_speaker(embeddings, seed=seed)
-    streams = ["semantic"]
     if codec.num_codebooks()["global"]:
         streams = ["global+paralinguistic", "global", "paralinguistic", "semantic"]
     else:
         streams = ["paralinguistic", "semantic"]
-    results = probes.label_probe(train, test, label, streams=streams, seed=seed)
-    return {f"style_from_{r.stream.replace('global', 'G').replace('paralinguistic', 'P')}"
-            .replace("semantic", "S"): r.score for r in results} or None
+    correct, scored = {}, {}
+    for train, test in probes.speaker_folds(embeddings, folds=folds, seed=seed):
+        for r in probes.label_probe(train, test, label, streams=streams, seed=seed,
+                                    centre="spk_id"):
+            correct[r.stream] = correct.get(r.stream, 0.0) + r.score * r.num_test
+            scored[r.stream] = scored.get(r.stream, 0) + r.num_test
+    if not scored:
+        return None
+    names = {"global": "G", "paralinguistic": "P", "semantic": "S"}
+    out = {"style_from_" + "+".join(names[p] for p in stream.split("+")):
+           correct[stream] / scored[stream] for stream in scored}
+    counts = Counter(str(e.labels[label]) for e in embeddings)
+    out["style_chance"] = max(counts.values()) / sum(counts.values())
+    return out
 
 
 def save_picture(path, original, systems, title):
@@ -238,7 +258,8 @@ def render(results, systems, bitrates):
              ("vc_f0_moved_to_target", "VC by G swap: F0 moved to target"),
              ("style_from_G+P", "style probe from G+P (held-out speakers)"),
              ("style_from_G", "style probe from G"), ("style_from_P", "style probe from P"),
-             ("style_from_S", "style probe from S")]
+             ("style_from_S", "style probe from S"),
+             ("style_chance", "style probe: the most common style's share")]
     for key, label in METRICS + extra:
         for source, per_system in results.items():
             cells = [fmt(per_system.get(s, {}).get(key)) for s in systems]
@@ -267,8 +288,8 @@ def main(argv=None):
     parser.add_argument("--unvoiced-styles", nargs="*", default=["whispered"],
                         help="style labels of utterances without pitch (left out of the "
                              "pitch rows)")
-    parser.add_argument("--style-utterances", type=int, default=200,
-                        help="utterances embedded for the style probe (0: no probe)")
+    parser.add_argument("--style-utterances", type=int, default=1000,
+                        help="utterances embedded for the style probe, at most (0: no probe)")
     parser.add_argument("--output", default="results/fidelity")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)

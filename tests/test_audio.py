@@ -5,7 +5,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from unicodec.data.audio import AudioError, check_waveform, load_audio, resample
+from unicodec.data.audio import AudioError, change_speed, check_waveform, load_audio, resample
 
 
 def _sine(freq, sample_rate, seconds=1.0, amplitude=0.5):
@@ -69,6 +69,15 @@ def test_resampling_keeps_length_and_pitch(tmp_path, file_rate):
     assert abs(len(wav) - 16000) <= 1
     assert _peak_frequency(wav, 16000) == pytest.approx(440, abs=2)
     assert wav.abs().max().item() == pytest.approx(0.5, abs=0.05)
+
+
+@pytest.mark.parametrize("factor", [0.9, 1.1, 1.25])
+def test_change_speed_scales_duration_and_pitch(factor):
+    wav = change_speed(torch.from_numpy(_sine(200, 16000)), factor)
+    assert abs(len(wav) - 16000 / factor) <= 1
+    assert _peak_frequency(wav, 16000) == pytest.approx(200 * factor, abs=2)
+    with pytest.raises(ValueError, match="Speed factor must be positive"):
+        change_speed(wav, 0)
 
 
 def test_missing_file_names_the_path(tmp_path):

@@ -129,3 +129,38 @@ def test_online_and_cached_teacher_give_the_same_targets_on_the_same_crops(tmp_p
     # equal up to the cache's float16 rounding
     assert torch.allclose(targets, stored, rtol=2e-3, atol=2e-3)
     assert (targets - stored).abs().max() > 0  # the cache did store float16
+
+
+def test_speed_perturbed_crops_keep_their_phones_and_have_no_speaker_class(tmp_path):
+    """At speed 1.25 a 2 s utterance lasts 1.6 s, its phone boundary at 1 s moves to
+    0.8 s (frame 40) and the voice is no training speaker's; at speed 1 nothing moves."""
+    wav = os.path.join(tmp_path, "u.wav")
+    sf.write(wav, speechlike(32000, 0).numpy(), 16000)
+    entry = {"wav": wav, "duration": 2.0, "spk_id": "s1",
+             "alignment": [[0.0, 1.0, "a"], [1.0, 2.0, "b"]]}
+    for split in ("train", "valid", "test"):
+        with open(os.path.join(tmp_path, f"{split}.json"), "w") as f:
+            json.dump({"u": entry}, f)
+    with open(os.path.join(tmp_path, "phones.json"), "w") as f:
+        json.dump({"phone_to_id": {"a": 1, "b": 2}}, f)
+    codec = SimpleNamespace(samples_per_step=640, frame_rate=50.0, hop_length=320)
+    hparams = {"sample_rate": 16000, "segment_seconds": 4.0, "reference_seconds": 4.0,
+               "eval_max_seconds": 4.0, "output_folder": str(tmp_path),
+               "save_folder": str(tmp_path), "phone_inventory": str(tmp_path / "phones.json"),
+               "num_phones": 4}
+    for speed, samples, boundary, speaker in ((1.25, 25600, 40, -100), (1.0, 32000, 50, 0)):
+        train = dataio_prepare(dict(hparams, speed_perturb=[speed]), codec)[0]["train"]
+        item = train[0]
+        assert item["sig"].shape[0] == samples and item["ref"].shape[0] == samples
+        phones = item["phones"].tolist()
+        assert phones[:boundary] == [1] * boundary, (speed, phones)
+        assert set(phones[boundary:]) == {2}, (speed, phones)
+        assert int(item["spk_id_encoded"]) == speaker
+        # evaluation utterances are left as they are
+        assert dataio_prepare(dict(hparams, speed_perturb=[speed]), codec)[0]["valid"][0][
+            "sig"].shape[0] == 32000
+    with pytest.raises(ValueError, match="speed_perturb with teacher_cache_folder"):
+        dataio_prepare(dict(hparams, speed_perturb=[0.9, 1.0], teacher=object(),
+                            teacher_cache_folder=str(tmp_path / "cache")), codec)
+    with pytest.raises(ValueError, match="holds a factor <= 0"):
+        dataio_prepare(dict(hparams, speed_perturb=[0.0]), codec)

@@ -337,6 +337,23 @@ def test_windowed_coding_equals_one_shot_for_a_local_model():
     torch.testing.assert_close(interface.decode_batch(one_shot), full, atol=1e-5, rtol=1e-4)
 
 
+def test_windowed_coding_of_a_level_invariant_encoder_keeps_the_input_level():
+    """A level-invariant encoder divides by the RMS of its input; in windows, by the whole
+    input's, so a recording that grows louder along its length keeps the tokens of one
+    pass (each window's own RMS would flip them)."""
+    codec = local_model()
+    codec.encoder.level_invariant = True
+    interface = UniCodecInterface.from_codec(codec, window_seconds=4.0, hop_seconds=3.0)
+    wav = speechlike(30 * 16000, seed=7) * torch.linspace(0.05, 1.0, 30 * 16000)
+    with torch.no_grad():
+        one_shot = codec.encode(wav.unsqueeze(0))
+    windowed = interface.encode_batch(wav.unsqueeze(0))
+    same_s = share_identical(one_shot.semantic_tokens, windowed.semantic_tokens, wav.shape[0], 320)
+    same_p = share_identical(one_shot.paralinguistic_tokens, windowed.paralinguistic_tokens,
+                             wav.shape[0], 640)
+    assert same_s >= 0.995 and same_p >= 0.995, (same_s, same_p)
+
+
 def test_windowed_coding_equals_one_shot_with_banded_attention():
     """Banded attention bounds the encoder's receptive field (15 frames, 0.3 s) below the
     windows' 0.5 s of context: windowed tokens are those of one pass."""

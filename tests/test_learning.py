@@ -82,6 +82,23 @@ def test_shipped_decoders_take_the_pitch_from_the_tokens(config):
     assert float(cents.median()) < 40, float(cents.median())
 
 
+@pytest.mark.parametrize("config", SHIPPED[:2])
+def test_shipped_frame_tokens_do_not_depend_on_the_input_level(config):
+    """S (the words) and P (the contour) are the same at any loudness: the frame encoder
+    sees the waveform divided by its RMS, and only G, which sees it as it is, holds the
+    level."""
+    torch.manual_seed(0)
+    codec = load_shipped(config)["codec"].eval()
+    wav, _ = batch(seconds=1.28, size=1)
+    with torch.no_grad():
+        loud, quiet = codec.encode(wav), codec.encode(0.1 * wav)
+        assert torch.equal(loud.semantic_tokens, quiet.semantic_tokens)
+        assert torch.equal(loud.paralinguistic_tokens, quiet.paralinguistic_tokens)
+        g_loud = codec.global_encoder(wav, torch.ones(1))
+        g_quiet = codec.global_encoder(0.1 * wav, torch.ones(1))
+    assert not torch.allclose(g_loud, g_quiet, atol=1e-3)
+
+
 def test_bf16_autocast_training_step_runs_on_cpu():
     torch.manual_seed(0)
     hparams = load_shipped("hparams/models/unicodec_cpu.yaml")
@@ -117,6 +134,7 @@ codec: !new:unicodec.lobes.codec.UniCodec
         num_blocks: 1
         num_transformer_layers: 0
         output_dim: 24
+        level_invariant: True
     global_encoder: !ref <global_encoder>
     quantizer: !new:unicodec.lobes.multiscale_quantizer.MultiScaleQuantizer
         frame_dim: 24

@@ -16,6 +16,7 @@ from unicodec.evaluation.probes import (
     probe_regression,
     results_table,
     run_probes,
+    speaker_folds,
     speaker_probe,
     split_by_utterance,
     voice_conversion_score,
@@ -100,6 +101,30 @@ def test_style_from_global_not_from_semantic():
     assert results["global"].score >= 0.9
     assert results["semantic"].score <= 0.6
     assert results["paralinguistic"].score <= 0.6
+
+
+def test_centring_by_speaker_reads_styles_that_are_offsets_from_each_voice():
+    """Styles as small offsets of G from each speaker's own vector, speakers far apart:
+    on held-out speakers a probe of the raw G is misled by the voices, one of G relative
+    to its speaker's mean reads the style."""
+    gen = torch.Generator().manual_seed(0)
+    offsets = torch.randn(3, 8, generator=gen)
+    utts = []
+    for spk in range(20):
+        voice = 6.0 * torch.randn(8, generator=gen)
+        for i in range(9):
+            g = voice + offsets[i % 3] + 0.2 * torch.randn(8, generator=gen)
+            utts.append(UtteranceEmbeddings(f"{spk}_{i}", g, torch.zeros(4, 2),
+                                            torch.zeros(2, 2),
+                                            {"spk_id": spk, "style": i % 3}))
+    raw, centred = [], []
+    for train, test in speaker_folds(utts, folds=5):
+        assert not {u.labels["spk_id"] for u in train} & {u.labels["spk_id"] for u in test}
+        raw += label_probe(train, test, "style", streams=["global"])
+        centred += label_probe(train, test, "style", streams=["global"], centre="spk_id")
+    assert sum(r.num_test for r in raw) == len(utts)
+    assert sum(r.score for r in centred) / 5 >= 0.95
+    assert sum(r.score for r in raw) / 5 <= 0.75
 
 
 def test_phones_only_from_semantic(corpus):

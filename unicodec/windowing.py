@@ -193,9 +193,12 @@ def _encode_windows(codec, wav, window, hop, num_paralinguistic, progress):
     num_p = math.ceil(num_samples / step)
     semantic = paralinguistic = None
     global_sum = 0.0
+    level = None
+    if getattr(codec.encoder, "level_invariant", False):  # every window at the input's level
+        level = codec.encoder.level(wav, torch.ones(1, device=wav.device))
     for w in tqdm(windows, desc="encode", unit="window", disable=not progress):
         segment = wav[:, w.start:w.end]
-        tokens = codec.encode(segment, num_paralinguistic=num_paralinguistic)
+        tokens = codec.encode(segment, num_paralinguistic=num_paralinguistic, level=level)
         padded, _, lens = codec.pad_batch(segment)
         global_sum = global_sum + (w.keep_end - w.keep_start) * codec.global_encoder(
             padded, lens)

@@ -18,7 +18,7 @@ import speechbrain as sb
 import torch
 from tqdm import tqdm
 
-from unicodec.data.audio import load_audio
+from unicodec.data.audio import change_speed, load_audio
 from unicodec.data.phones import phone_targets
 from unicodec.data.teacher_cache import TeacherCache, cached_features
 from unicodec.lengths import relative_to_count
@@ -69,6 +69,27 @@ def teacher_dtype(hparams):
     return dtype
 
 
+def speed_factors(hparams):
+    """The speed factors training crops are drawn from (``speed_perturb``; ``[1.0]``
+    without it), each as likely: a list of positive numbers, 1.0 for the voice as it is.
+
+    Example
+    -------
+    >>> speed_factors({"speed_perturb": [0.9, 1, 1.1]})
+    [0.9, 1.0, 1.1]
+    >>> speed_factors({})
+    [1.0]
+    """
+    speeds = hparams.get("speed_perturb") or [1.0]
+    try:
+        speeds = [round(float(s), 2) for s in speeds]
+    except (TypeError, ValueError):
+        raise ValueError(f"speed_perturb: {speeds!r} is no list of numbers") from None
+    if any(s <= 0 for s in speeds):
+        raise ValueError(f"speed_perturb: {speeds!r} holds a factor <= 0")
+    return speeds
+
+
 def dataio_prepare(hparams, codec):
     """Datasets with the audio pipelines (crops for training, whole utterances otherwise).
 
@@ -78,8 +99,11 @@ def dataio_prepare(hparams, codec):
     when the hparams give them, frame phone ids and the teacher's targets: with
     ``teacher_cache_folder``, the cached features of the crop (``teacher_feats``), else the
     whole utterance and the crop's start (``audio``, ``start``), which the recipe gives the
-    teacher online, so that both ways give the same targets. Returns the datasets and the
-    speaker label encoder.
+    teacher online, so that both ways give the same targets. With ``speed_perturb``, each
+    training utterance is first played at a speed drawn from it (:func:`speed_factors`,
+    :func:`unicodec.data.audio.change_speed`): its phone targets follow, and a voice so
+    changed is no training speaker's (no class for the speaker losses). Returns the
+    datasets and the speaker label encoder.
     """
     sample_rate = hparams["sample_rate"]
     step = codec.samples_per_step
@@ -109,25 +133,35 @@ def dataio_prepare(hparams, codec):
             json_path=os.path.join(hparams["output_folder"], f"{split}.json")
         )
 
+    speeds = speed_factors(hparams)
+    if speeds != [1.0] and hparams.get("teacher_cache_folder"):
+        raise ValueError(
+            "speed_perturb with teacher_cache_folder: the cache holds the teacher's features "
+            "of the voices as they are (leave teacher_cache_folder out: the teacher runs online)"
+        )
+
     @sb.utils.data_pipeline.takes("wav")
-    @sb.utils.data_pipeline.provides("audio", "sig", "ref", "start")
+    @sb.utils.data_pipeline.provides("audio", "sig", "ref", "start", "speed")
     def train_audio(path):
-        audio = load_audio(path, sample_rate)
+        speed = rng.choice(speeds) if len(speeds) > 1 else speeds[0]
+        audio = change_speed(load_audio(path, sample_rate), speed)
         start = crop_bounds(audio.shape[0], segment, step, rng)
         ref_start = reference_bounds(audio.shape[0], start, segment, reference, step, rng)
         yield audio
         yield audio[start: start + segment]
         yield audio[ref_start: ref_start + reference]
         yield start
+        yield speed
 
     @sb.utils.data_pipeline.takes("wav")
-    @sb.utils.data_pipeline.provides("audio", "sig", "ref", "start")
+    @sb.utils.data_pipeline.provides("audio", "sig", "ref", "start", "speed")
     def eval_audio(path):
         audio = load_audio(path, sample_rate)[:eval_max]
         yield audio
         yield audio
         yield audio
         yield 0
+        yield 1.0
 
     sb.dataio.dataset.add_dynamic_item([datasets["train"]], train_audio)
     sb.dataio.dataset.add_dynamic_item([datasets["valid"], datasets["test"]], eval_audio)
@@ -144,11 +178,12 @@ def dataio_prepare(hparams, codec):
             f"{hparams['num_speakers']}"
         )
 
-    @sb.utils.data_pipeline.takes("spk_id")
+    @sb.utils.data_pipeline.takes("spk_id", "speed")
     @sb.utils.data_pipeline.provides("spk_id_encoded")
-    def speaker_pipeline(spk_id):
-        # held-out speakers (valid/test) have no class: -100 is ignored by the losses
-        index = label_encoder.lab2ind.get(spk_id, -100)
+    def speaker_pipeline(spk_id, speed):
+        # held-out speakers (valid/test) and sped-up or slowed-down voices, which are
+        # nobody's, have no class: -100 is ignored by the losses
+        index = label_encoder.lab2ind.get(spk_id, -100) if speed == 1.0 else -100
         return torch.LongTensor([index])
 
     keys = ["id", "sig", "ref", "spk_id_encoded"]
@@ -156,13 +191,13 @@ def dataio_prepare(hparams, codec):
 
     if phone_to_id is not None:
 
-        @sb.utils.data_pipeline.takes("alignment", "sig", "start")
+        @sb.utils.data_pipeline.takes("alignment", "sig", "start", "speed")
         @sb.utils.data_pipeline.provides("phones")
-        def phone_pipeline(alignment, sig, start):
+        def phone_pipeline(alignment, sig, start, speed):
             first = start // codec.hop_length
             num = math.ceil(sig.shape[0] / codec.hop_length)
             frames = phone_targets(
-                alignment, phone_to_id, num_frames=first + num, frame_rate=frame_rate
+                alignment, phone_to_id, num_frames=first + num, frame_rate=frame_rate / speed
             )
             return frames[first: first + num]
 

@@ -196,15 +196,59 @@ def split_by_speaker(utterances, label="spk_id", test_share=0.3, seed=0):
     return train, test
 
 
-def _utterance_data(utterances, stream, label):
+def speaker_folds(utterances, folds=5, label="spk_id", seed=0):
+    """Splits utterances into ``folds`` train/test pairs by speaker: every speaker is held
+    out in exactly one fold, so every utterance is scored once, by a probe that never saw
+    its speaker.
+
+    Example
+    -------
+    >>> utts = [UtteranceEmbeddings(str(i), torch.zeros(1), torch.zeros(1, 1),
+    ...                             torch.zeros(1, 1), {"spk_id": i % 4}) for i in range(8)]
+    >>> pairs = speaker_folds(utts, folds=2)
+    >>> [(len(train), len(test)) for train, test in pairs]
+    [(4, 4), (4, 4)]
+    >>> sorted(u.utt_id for _, test in pairs for u in test) == sorted(u.utt_id for u in utts)
+    True
+    """
+    speakers = sorted({str(u.labels[label]) for u in utterances
+                       if u.labels.get(label) is not None})
+    random.Random(seed).shuffle(speakers)
+    folds = max(1, min(int(folds), len(speakers)))
+    pairs = []
+    for k in range(folds):
+        held_out = set(speakers[k::folds])
+        labelled = [u for u in utterances if u.labels.get(label) is not None]
+        pairs.append(([u for u in labelled if str(u.labels[label]) not in held_out],
+                      [u for u in labelled if str(u.labels[label]) in held_out]))
+    return pairs
+
+
+def _utterance_data(utterances, stream, label, centre=None):
     items = [u for u in utterances if u.labels.get(label) is not None]
     if not items:
         return None, []
-    return torch.stack([u.pooled(stream) for u in items]), [str(u.labels[label]) for u in items]
+    x = torch.stack([u.pooled(stream) for u in items]).float()
+    if centre is not None:
+        # each utterance less the mean of its group (e.g. its speaker's utterances)
+        groups = [str(u.labels.get(centre)) for u in items]
+        for group in set(groups):
+            rows = torch.tensor([g == group for g in groups])
+            x[rows] = x[rows] - x[rows].mean(0)
+    return x, [str(u.labels[label]) for u in items]
 
 
-def label_probe(train, test, label, streams=STREAMS, task=None, hidden_size=0, seed=0):
+def label_probe(train, test, label, streams=STREAMS, task=None, hidden_size=0, seed=0,
+                centre=None):
     """Utterance-level classification of ``label`` from each stream, train -> test.
+
+    Arguments
+    ---------
+    centre : str, optional
+        A label (``spk_id``) whose groups' mean embedding is taken from each of their
+        utterances, in each split: what is left is how an utterance differs from its
+        speaker's others, so a probe of a style that speakers express as offsets from
+        their own voice is not misled by the voices themselves.
 
     Returns
     -------
@@ -214,8 +258,8 @@ def label_probe(train, test, label, streams=STREAMS, task=None, hidden_size=0, s
     """
     results = []
     for stream in streams:
-        x_train, y_train = _utterance_data(train, stream, label)
-        x_test, y_test = _utterance_data(test, stream, label)
+        x_train, y_train = _utterance_data(train, stream, label, centre)
+        x_test, y_test = _utterance_data(test, stream, label, centre)
         if len(set(y_train)) < 2 or not y_test:
             return []
         scores = probe_classification(x_train, y_train, x_test, y_test,

@@ -264,8 +264,8 @@ class UniCodec(nn.Module):
         level = analysis["stats"][:, :1].to(global_vector.dtype)
         return torch.cat([global_vector[:, :-1], level], -1)
 
-    def _frames(self, wav, lens, num_samples):
-        frames = self.encoder(wav, lens)
+    def _frames(self, wav, lens, num_samples, level=None):
+        frames = self.encoder(wav, lens) if level is None else self.encoder(wav, lens, level)
         return frames, frames_for_samples(num_samples, self.hop_length)
 
     def _analyse(self, wav, lens):
@@ -324,7 +324,7 @@ class UniCodec(nn.Module):
             prosody=analysis,
         )
 
-    def encode(self, wav, wav_lens=None, num_paralinguistic=None):
+    def encode(self, wav, wav_lens=None, num_paralinguistic=None, level=None):
         """Tokens of a padded batch.
 
         Arguments
@@ -335,6 +335,9 @@ class UniCodec(nn.Module):
             ``[B]`` relative lengths.
         num_paralinguistic : int, optional
             Keep only the first P codebooks (a lower bitrate).
+        level : torch.Tensor, optional
+            ``[B]`` RMS a level-invariant frame encoder divides by instead of each input's
+            own (windowed coding gives each window the whole input's).
 
         Returns
         -------
@@ -343,7 +346,7 @@ class UniCodec(nn.Module):
         wav, num_samples, lens = self.pad_batch(wav, wav_lens, "wav")
         analysis, features = self._analyse(wav, lens)
         global_vector = self._global_vector(wav, lens, analysis)
-        frames, num_frames = self._frames(wav, lens, num_samples)
+        frames, num_frames = self._frames(wav, lens, num_samples, level)
         g, s, p = self.quantizer.quantize(
             frames, num_frames, global_vector, num_paralinguistic, prosody=features
         )

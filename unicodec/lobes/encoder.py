@@ -43,6 +43,10 @@ class Encoder(nn.Module):
         over the whole input. A window makes the receptive field finite
         (:attr:`receptive_field`), so long inputs coded in overlapping windows get the
         tokens of one pass.
+    level_invariant : bool
+        Divide each waveform by its RMS first, so the frames (the S and P tokens) do not
+        depend on how loud the input is; the level is then left to the global encoder,
+        which sees the waveform as it is. False for codecs without G.
 
     Example
     -------
@@ -52,6 +56,12 @@ class Encoder(nn.Module):
     >>> frames.shape
     torch.Size([2, 20, 16])
     >>> bool(frames[1, 10:].abs().sum() == 0)  # padded frames are zero
+    True
+    >>> enc = Encoder(n_fft=640, dim=32, intermediate_dim=64, num_blocks=1,
+    ...               num_transformer_layers=0, num_heads=2, output_dim=16,
+    ...               level_invariant=True)
+    >>> wav, lens = torch.randn(1, 6400), torch.ones(1)
+    >>> torch.allclose(enc(wav, lens), enc(0.1 * wav, lens), atol=1e-5)
     True
     """
 
@@ -67,6 +77,7 @@ class Encoder(nn.Module):
         output_dim=256,
         compression=0.3,
         attention_window=None,
+        level_invariant=False,
     ):
         super().__init__()
         if n_fft < hop_length or n_fft % 2 or (n_fft - hop_length) % 2:
@@ -77,6 +88,7 @@ class Encoder(nn.Module):
         self.hop_length = hop_length
         self.n_fft = n_fft
         self.compression = compression
+        self.level_invariant = level_invariant
         self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
         self.input_proj = nn.Linear(2 * (n_fft // 2 + 1), dim)
         self.blocks = nn.ModuleList(
@@ -134,7 +146,13 @@ class Encoder(nn.Module):
         spec = spec * (mag ** (self.compression - 1.0))
         return torch.cat([spec.real, spec.imag], dim=1).transpose(1, 2)
 
-    def forward(self, wav, wav_lens):
+    def level(self, wav, wav_lens):
+        """RMS ``[B]`` of each waveform of a padded batch (what ``level_invariant``
+        divides by)."""
+        num_samples = relative_to_count(wav_lens, wav.shape[-1])
+        return (wav.float().pow(2).sum(-1) / num_samples.clamp(min=1)).sqrt()
+
+    def forward(self, wav, wav_lens, level=None):
         """Encodes a padded batch.
 
         Arguments
@@ -143,6 +161,9 @@ class Encoder(nn.Module):
             ``[B, T]`` waveforms, zero beyond each one's length.
         wav_lens : torch.Tensor
             ``[B]`` relative lengths.
+        level : torch.Tensor, optional
+            ``[B]`` RMS that ``level_invariant`` divides by instead of each waveform's own
+            (:meth:`level`): a window of a long input takes the whole input's.
 
         Returns
         -------
@@ -150,6 +171,10 @@ class Encoder(nn.Module):
             ``[B, ceil(T / hop), output_dim]``, zero on padded frames.
         """
         num_samples = relative_to_count(wav_lens, wav.shape[-1])
+        if self.level_invariant:
+            if level is None:
+                level = self.level(wav, wav_lens)
+            wav = wav / level.clamp(min=1e-4).to(wav.dtype).unsqueeze(-1)
         x = self.input_proj(self.spectrum(wav))
         mask = frame_mask(frames_for_samples(num_samples, self.hop_length), x.shape[1])
         x = x * mask.unsqueeze(-1).to(x.dtype)
