@@ -215,10 +215,10 @@ def speaker_folds(utterances, folds=5, label="spk_id", seed=0):
                        if u.labels.get(label) is not None})
     random.Random(seed).shuffle(speakers)
     folds = max(1, min(int(folds), len(speakers)))
+    labelled = [u for u in utterances if u.labels.get(label) is not None]
     pairs = []
     for k in range(folds):
         held_out = set(speakers[k::folds])
-        labelled = [u for u in utterances if u.labels.get(label) is not None]
         pairs.append(([u for u in labelled if str(u.labels[label]) not in held_out],
                       [u for u in labelled if str(u.labels[label]) in held_out]))
     return pairs
