@@ -354,7 +354,7 @@ class ResidualVectorQuantizer(nn.Module):
         >>> rvq = ResidualVectorQuantizer(input_dim=4, num_quantizers=2, codebook_size=8)
         >>> codes = torch.tensor([[[3, 5]]])
         >>> rows = rvq.stage_vectors(0)[3] + rvq.stage_vectors(1)[5]
-        >>> torch.allclose(rvq.decode(codes)[0, 0], rows)
+        >>> torch.allclose(rvq.decode(codes)[0, 0], rows, atol=1e-6)
         True
         """
         quantizer = self.quantizers[stage]

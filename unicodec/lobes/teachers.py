@@ -400,7 +400,7 @@ class WeightedLayerSum(nn.Module):
     >>> weighted = WeightedLayerSum(num_layers=4)
     >>> weighted(layers).shape
     torch.Size([2, 50, 32])
-    >>> torch.allclose(weighted(layers), layers.mean(dim=2))
+    >>> torch.allclose(weighted(layers), layers.mean(dim=2), atol=1e-6)
     True
     """
 
