@@ -199,3 +199,35 @@ def test_pitch_level_quantizer_codes_the_level_explicitly():
     with pytest.raises(ValueError, match="codebooks"):
         quantizer.decode(torch.zeros(2, 6, 4, dtype=torch.long))
     assert math.isclose(quantizer.codebook_size, 32) and quantizer.num_quantizers == 3
+
+
+def test_pitch_level_quantizer_codes_spectrum_tokens_after_the_level():
+    from unicodec.lobes.pitch_quantizer import SPECTRUM_SCALE, PitchLevelQuantizer
+
+    torch.manual_seed(0)
+    centre = [10.0, -2.0, 0.0]
+    quantizer = PitchLevelQuantizer(input_dim=8, num_quantizers=2, codebook_size=32,
+                                    spectrum_dim=3, spectrum_step=0.5, spectrum_center=centre)
+    spectrum = torch.tensor(centre) + 3 * torch.randn(2, 1, 3)
+    level = torch.log(torch.tensor([[[120.0]], [[210.0]]]))
+    x = torch.cat([torch.randn(2, 1, 4), spectrum, level], -1)
+    quantizer.train()(x)
+    quantized, codes, _ = quantizer.eval()(x)
+    assert codes.shape == (2, 1, 6) and quantizer.num_quantizers == 6
+    assert torch.equal(codes, quantizer.encode(x))
+    # the spectrum tokens hold each value to half a step, relative to its centre
+    values = quantized[..., -4:-1] / SPECTRUM_SCALE + torch.tensor(centre)
+    assert (values - spectrum).abs().max() <= 0.25 + 1e-5
+    torch.testing.assert_close(quantizer.decode(codes), quantized)
+    # every token's rows sum to the decoded vector (token embeddings for language models)
+    rows = sum(quantizer.stage_vectors(i)[codes[0, 0, i]] for i in range(6))
+    torch.testing.assert_close(rows, quantized[0, 0])
+    # a prefix: the level and the first spectrum tokens; the rest decode to their centres
+    two = quantizer.encode(x, num_quantizers=2)
+    assert torch.equal(two, codes[..., :2])
+    decoded = quantizer.decode(two)
+    assert torch.equal(decoded[..., -1], quantized[..., -1])
+    assert torch.equal(decoded[..., -4], quantized[..., -4])
+    assert decoded[..., -3:-1].abs().sum() == 0 and decoded[..., :4].abs().sum() == 0
+    with pytest.raises(ValueError, match="spectrum_center"):
+        PitchLevelQuantizer(input_dim=8, spectrum_dim=3, spectrum_center=[0.0])

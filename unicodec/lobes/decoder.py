@@ -16,6 +16,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from unicodec.lobes.convnext import ConvNeXtBlock, FrameTransformer
+from unicodec.lobes.global_encoder import dct_matrix
+from unicodec.lobes.pitch_quantizer import SPECTRUM_SCALE
 from unicodec.lobes.quantizers import LEVEL_SCALE
 
 
@@ -104,10 +106,14 @@ class SourceFilterHead(nn.Module):
             return_complex=True,
         )
 
-    def forward(self, x, harmonic, noise):
-        """Waveform ``[B, T * hop_length]`` of frames ``[B, T, dim]`` and excitations."""
+    def forward(self, x, harmonic, noise, offset=None):
+        """Waveform ``[B, T * hop_length]`` of frames ``[B, T, dim]`` and excitations;
+        ``offset`` ``[B, n_fft + 2]``, when given, is added to every frame's log gains."""
         with torch.autocast(x.device.type, enabled=False):
-            gains = self.proj(x.float()).transpose(1, 2).clamp(max=8.0).exp()
+            log_gains = self.proj(x.float())
+            if offset is not None:
+                log_gains = log_gains + offset.float().unsqueeze(1)
+            gains = log_gains.transpose(1, 2).clamp(max=8.0).exp()
             harmonic_gain, noise_gain = gains.chunk(2, dim=1)
             frames = x.shape[1]
             spec_h = self._stft(harmonic.float())[..., :frames]
@@ -237,6 +243,17 @@ class FusionDecoder(nn.Module):
         to the S rate) plus a learned correction.
     global_pitch_center, paralinguistic_pitch_center : float
         The ``center`` of G's and of P's pitch tokens.
+    spectrum_coefficients : int
+        G's spectrum tokens (the cepstral coefficients of the long-term spectrum,
+        :class:`~unicodec.lobes.global_encoder.GlobalEncoder`'s ``spectrum_coefficients``,
+        just before its pitch level): their spectral shape, taken back through the DCT to
+        the mel bands and interpolated to the head's bins, is added to every frame's log
+        gains, so the voice's and the channel's overall spectrum is applied as coded
+        rather than learned (needs a source). The decoder learns the rest relative to it.
+    spectrum_mels : dict
+        ``n_mels`` and ``n_fft`` of the global encoder's mel filterbank.
+    global_envelope : bool
+        A learned map from the global vector to log gains added to every frame's.
 
     Example
     -------
@@ -265,8 +282,16 @@ class FusionDecoder(nn.Module):
         explicit_pitch=False,
         global_pitch_center=5.0,
         paralinguistic_pitch_center=0.0,
+        global_envelope=False,
+        spectrum_coefficients=0,
+        spectrum_mels=None,
     ):
         super().__init__()
+        if (global_envelope or spectrum_coefficients) and (source is None or not global_dim):
+            raise ValueError(
+                "global_envelope and spectrum_coefficients need a source and a global vector"
+            )
+        self.spectrum_coefficients = spectrum_coefficients
         self.paralinguistic_stride = paralinguistic_stride
         self.hop_length = hop_length
         self.semantic_proj = nn.Linear(input_dim, dim)
@@ -291,6 +316,7 @@ class FusionDecoder(nn.Module):
         )
         self.norm = nn.LayerNorm(dim, eps=1e-6)
         self.source = source
+        self.envelope_proj = None
         if source is None:
             self.head = ISTFTHead(dim, n_fft=n_fft, hop_length=hop_length)
             self.pitch = None
@@ -300,6 +326,15 @@ class FusionDecoder(nn.Module):
                     f"source hop ({source.hop_length}) != decoder hop ({hop_length})"
                 )
             self.head = SourceFilterHead(dim, n_fft=n_fft, hop_length=hop_length)
+            if spectrum_coefficients:
+                mels = {"n_mels": 80, "n_fft": 640, **(spectrum_mels or {})}
+                basis = spectrum_basis(spectrum_coefficients, source.sample_rate, n_fft=n_fft,
+                                       n_mels=mels["n_mels"], mel_n_fft=mels["n_fft"])
+                self.register_buffer("spectrum_basis", basis, persistent=False)
+            if global_envelope:
+                self.envelope_proj = nn.Linear(global_dim, n_fft + 2)
+                nn.init.zeros_(self.envelope_proj.weight)
+                nn.init.zeros_(self.envelope_proj.bias)
             self.pitch = PitchPredictor(
                 paralinguistic_dim, global_dim or 0, dim, f0_bias=f0_bias,
                 explicit=explicit_pitch, global_center=global_pitch_center,
@@ -382,4 +417,49 @@ class FusionDecoder(nn.Module):
         pitch = self.pitch(pitch_frames, global_vector)
         source_f0 = pitch[..., 0].detach() if log_f0 is None else log_f0
         harmonic, noise = self.source(source_f0[:, :length])
-        return self.head(x, harmonic, noise), pitch
+        return self.head(x, harmonic, noise, self._global_gains(global_vector)), pitch
+
+    def _global_gains(self, global_vector):
+        """Log gains ``[B, n_fft + 2]`` (harmonic, noise) every frame takes from G, or None."""
+        offset = None
+        if self.spectrum_coefficients:
+            k = self.spectrum_coefficients
+            coefficients = global_vector[:, -1 - k:-1].float() / SPECTRUM_SCALE
+            half = 0.5 * coefficients @ self.spectrum_basis  # log power -> log magnitude
+            offset = torch.cat([half, half], -1)
+        if self.envelope_proj is not None:
+            learned = self.envelope_proj(global_vector).float()
+            offset = learned if offset is None else offset + learned
+        return offset
+
+
+def spectrum_basis(coefficients, sample_rate, n_fft, n_mels=80, mel_n_fft=640):
+    """``[coefficients, n_fft // 2 + 1]``: the log power over ``n_fft`` STFT bins of each
+    cepstral coefficient (1 to ``coefficients``) of a log mel spectrum (orthonormal DCT
+    over ``n_mels`` bands of a torchaudio filterbank of ``mel_n_fft`` points),
+    interpolated linearly between the bands' centre frequencies and held beyond them.
+
+    Example
+    -------
+    >>> basis = spectrum_basis(4, 16000, n_fft=1280, n_mels=80, mel_n_fft=640)
+    >>> basis.shape
+    torch.Size([4, 641])
+    >>> bool(basis[0, :100].mean() > 0 > basis[0, -100:].mean())  # c1: a spectral tilt
+    True
+    """
+    import torchaudio
+
+    mel_fft = mel_n_fft
+    freqs = torch.linspace(0, sample_rate / 2, mel_fft // 2 + 1, dtype=torch.float64)
+    fb = torchaudio.functional.melscale_fbanks(
+        mel_fft // 2 + 1, 0.0, sample_rate / 2, n_mels, sample_rate
+    ).double()
+    weight = fb.sum(0)
+    centres = (fb * freqs[:, None]).sum(0) / weight.clamp(min=1e-12)
+    centres = centres[weight > 0]
+    bands = dct_matrix(n_mels, coefficients + 1)[:, 1:].double()[weight > 0].T  # [K, M']
+    bins = torch.linspace(0, sample_rate / 2, n_fft // 2 + 1, dtype=torch.float64)
+    upper = torch.searchsorted(centres, bins).clamp(1, len(centres) - 1)
+    lo, hi = centres[upper - 1], centres[upper]
+    w = ((bins - lo) / (hi - lo)).clamp(0, 1)
+    return (bands[:, upper - 1] * (1 - w) + bands[:, upper] * w).float()

@@ -8,6 +8,8 @@ Authors
  * UniCodec authors 2026
 """
 
+import math
+
 import torch
 import torchaudio
 from speechbrain.lobes.models.ECAPA_TDNN import AttentiveStatisticsPooling
@@ -44,6 +46,14 @@ class GlobalEncoder(nn.Module):
     pitch_level : bool
         Append the mean log-F0 itself as one more output (``output_dim + 1`` in all), for
         :class:`~unicodec.lobes.pitch_quantizer.PitchLevelQuantizer`'s scalar level token.
+    spectrum_coefficients : int
+        Append, before the pitch level, this many cepstral coefficients (1 to K, the
+        overall level left out) of the utterance's long-term spectrum: the log of the mean
+        mel power over its frames, through an orthonormal DCT. Coded as scalar tokens
+        (``PitchLevelQuantizer``'s ``spectrum_dim``), they give the decoder the voice's and
+        the channel's overall spectral shape as measured, not as learned from the
+        training voices (:class:`~unicodec.lobes.decoder.FusionDecoder`'s
+        ``spectrum_coefficients``).
 
     The blocks see the log-mel with its utterance mean removed (a channel-invariant view);
     the mean itself, the long-term spectrum and the clearest timbre cue, joins the pooled
@@ -54,6 +64,13 @@ class GlobalEncoder(nn.Module):
     >>> enc = GlobalEncoder(dim=32, num_blocks=1, attention_channels=16, output_dim=8)
     >>> enc(torch.randn(2, 16000), torch.tensor([1.0, 0.6])).shape
     torch.Size([2, 8])
+    >>> enc = GlobalEncoder(dim=32, num_blocks=1, attention_channels=16, output_dim=8,
+    ...                     spectrum_coefficients=4)
+    >>> out = enc(torch.randn(2, 16000), torch.tensor([1.0, 0.6]))
+    >>> out.shape  # 8 learned, then 4 cepstral coefficients of the long-term spectrum
+    torch.Size([2, 12])
+    >>> bool(out[:, -4:].abs().max() < 1)  # white noise: a flat long-term spectrum
+    True
     """
 
     def __init__(
@@ -68,8 +85,14 @@ class GlobalEncoder(nn.Module):
         output_dim=256,
         pitch_stats=None,
         pitch_level=False,
+        spectrum_coefficients=0,
     ):
         super().__init__()
+        if spectrum_coefficients >= n_mels:
+            raise ValueError(
+                f"spectrum_coefficients ({spectrum_coefficients}) must be < n_mels ({n_mels})"
+            )
+        self.spectrum_coefficients = spectrum_coefficients
         if pitch_level and pitch_stats is None:
             raise ValueError("pitch_level needs pitch_stats (a ProsodyFeatures)")
         self.pitch_level = pitch_level
@@ -95,13 +118,19 @@ class GlobalEncoder(nn.Module):
         )
         self.spectrum_proj = nn.Linear(n_mels, dim)
         self.output = nn.Linear(3 * dim + num_stats, output_dim)
+        self.register_buffer("dct", dct_matrix(n_mels, spectrum_coefficients + 1)[:, 1:],
+                             persistent=False)
+        # each band's power per unit of its filter's weight: a flat spectrum stays flat
+        band_weight = self.melspec.mel_scale.fb.sum(0).clamp(min=1e-6)
+        self.register_buffer("band_log_weight", band_weight.log(), persistent=False)
 
     def forward(self, wav, wav_lens, pitch_analysis=None):
         """One vector ``[B, output_dim]`` (``+ 1`` with ``pitch_level``) per utterance of a
         padded batch ``[B, T]``; ``pitch_analysis`` (``pitch_stats``' output for this very
         batch, when the caller has it) saves analysing the pitch twice."""
         num_samples = relative_to_count(wav_lens, wav.shape[-1])
-        logmel = torch.log(self.melspec(wav) + 1e-5).transpose(1, 2)  # [B, T, M]
+        power = self.melspec(wav).transpose(1, 2)  # [B, T, M]
+        logmel = torch.log(power + 1e-5)
         counts = torch.div(num_samples, self.hop_length, rounding_mode="floor") + 1
         counts = counts.clamp(max=logmel.shape[1])
         mask = frame_mask(counts, logmel.shape[1]).unsqueeze(-1).to(logmel.dtype)
@@ -120,9 +149,35 @@ class GlobalEncoder(nn.Module):
             stats = pitch_analysis["stats"]
             parts.append(torch.stack([4.0 * (stats[:, 0] - 5.0), 4.0 * stats[:, 1]], -1))
         vector = self.output(torch.cat([p.to(pooled.dtype) for p in parts], -1))
+        if self.spectrum_coefficients:
+            vector = torch.cat([vector, self.long_term_spectrum(power, mask)], -1)
         if self.pitch_level:
             vector = torch.cat([vector, stats[:, :1].to(vector.dtype)], -1)
         return vector
+
+    def long_term_spectrum(self, power, mask):
+        """Cepstral coefficients 1..K ``[B, K]`` of the log mean mel power ``[B, T, M]``
+        over the frames of ``mask`` ``[B, T, 1]`` (each band divided by its filter's weight)."""
+        with torch.autocast(power.device.type, enabled=False):
+            mean = (power.float() * mask).sum(1) / mask.sum(1).clamp(min=1)
+            return (torch.log(mean + 1e-5) - self.band_log_weight) @ self.dct
+
+
+def dct_matrix(size, coefficients):
+    """``[size, coefficients]``: the first columns of the orthonormal DCT-II of length ``size``
+    (``x @ matrix`` are ``x``'s coefficients; ``coefficients @ matrix.T`` inverts them).
+
+    Example
+    -------
+    >>> basis = dct_matrix(8, 8)
+    >>> torch.allclose(basis.T @ basis, torch.eye(8), atol=1e-6)
+    True
+    """
+    n = torch.arange(size, dtype=torch.float64)[:, None]
+    k = torch.arange(coefficients, dtype=torch.float64)[None]
+    basis = torch.cos(math.pi / size * (n + 0.5) * k) * math.sqrt(2.0 / size)
+    basis[:, 0] /= math.sqrt(2.0)
+    return basis.float()
 
 
 class NoGlobalEncoder(nn.Module):

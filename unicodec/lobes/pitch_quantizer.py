@@ -8,6 +8,9 @@ from torch import nn
 
 from unicodec.lobes.quantizers import LEVEL_SCALE, ResidualVectorQuantizer
 
+# spectrum tokens' dequantized values are SPECTRUM_SCALE x (coefficient - center)
+SPECTRUM_SCALE = 0.25
+
 
 class PitchLevelQuantizer(nn.Module):
     """A residual VQ with one explicit scalar token: a pitch level, coded on a log scale.
@@ -36,6 +39,17 @@ class PitchLevelQuantizer(nn.Module):
     center : float
         Value subtracted before the output's scaling (5.0: about 150 Hz; 0 for relative
         values).
+    spectrum_dim : int
+        Scalar tokens before the level (G: the cepstral coefficients of the long-term
+        spectrum, :class:`~unicodec.lobes.global_encoder.GlobalEncoder`'s
+        ``spectrum_coefficients``): the input's last ``spectrum_dim + 1`` dimensions are
+        these values and the level. Each is coded uniformly in steps of ``spectrum_step``
+        around its ``spectrum_center`` (``codebook_size`` levels); the output holds
+        ``SPECTRUM_SCALE * (value - center)``. Their tokens follow the level's.
+    spectrum_step : float
+        Step of the spectrum tokens.
+    spectrum_center : list of float, optional
+        Centre of each spectrum token (zeros when omitted).
     **vq_kwargs
         Arguments of the residual VQ (``ema``, ``decay``, ``kmeans_samples``, ...).
 
@@ -51,18 +65,41 @@ class PitchLevelQuantizer(nn.Module):
     [True, True]
     >>> quantizer.encode(x, num_quantizers=1).shape  # the level alone
     torch.Size([2, 1, 1])
+
+    With two spectrum tokens (the input ends with two coefficients, then the level):
+
+    >>> quantizer = PitchLevelQuantizer(input_dim=11, num_quantizers=1, codebook_size=64,
+    ...                                 spectrum_dim=2, spectrum_step=0.5)
+    >>> x = torch.cat([torch.randn(1, 1, 8), torch.tensor([[[3.1, -40.0, 5.0]]])], -1)
+    >>> quantized, codes, _ = quantizer(x)
+    >>> codes[0, 0, :3].tolist()  # level, then 3.1 / 0.5 + 32 and -40 clamped to 0
+    [29, 38, 0]
+    >>> quantized[0, 0, -3:-1] / SPECTRUM_SCALE
+    tensor([  3., -16.])
     """
 
     def __init__(self, input_dim, num_quantizers=2, codebook_size=64,
                  log_f0_min=math.log(50.0), log_f0_max=math.log(550.0), center=5.0,
-                 **vq_kwargs):
+                 spectrum_dim=0, spectrum_step=0.5, spectrum_center=None, **vq_kwargs):
         super().__init__()
+        if spectrum_center is not None and len(spectrum_center) != spectrum_dim:
+            raise ValueError(
+                f"spectrum_center has {len(spectrum_center)} values, spectrum_dim is "
+                f"{spectrum_dim}"
+            )
         self.input_dim = input_dim
         self.levels = codebook_size
         self.log_min, self.log_max, self.center = log_f0_min, log_f0_max, center
+        self.spectrum_dim = spectrum_dim
+        self.spectrum_step = spectrum_step
+        self.register_buffer(
+            "spectrum_center",
+            torch.tensor(spectrum_center or [0.0] * spectrum_dim, dtype=torch.float32),
+            persistent=False,
+        )
         self.vectors = ResidualVectorQuantizer(
-            input_dim - 1, num_quantizers=num_quantizers, codebook_size=codebook_size,
-            **vq_kwargs,
+            input_dim - 1 - spectrum_dim, num_quantizers=num_quantizers,
+            codebook_size=codebook_size, **vq_kwargs,
         )
 
     @property
@@ -72,8 +109,13 @@ class PitchLevelQuantizer(nn.Module):
 
     @property
     def num_quantizers(self):
-        """Tokens per frame: the level and the learned stages."""
-        return self.vectors.num_quantizers + 1
+        """Tokens per frame: the level, the spectrum tokens and the learned stages."""
+        return self.vectors.num_quantizers + 1 + self.spectrum_dim
+
+    @property
+    def num_scalar(self):
+        """Scalar tokens (the level and the spectrum's) before the learned stages."""
+        return 1 + self.spectrum_dim
 
     def _level_codes(self, log_f0):
         scaled = (log_f0.float() - self.log_min) / (self.log_max - self.log_min)
@@ -83,25 +125,43 @@ class PitchLevelQuantizer(nn.Module):
         log_f0 = self.log_min + codes.float() / (self.levels - 1) * (self.log_max - self.log_min)
         return LEVEL_SCALE * (log_f0 - self.center)
 
+    def _spectrum_codes(self, values):
+        relative = (values.float() - self.spectrum_center) / self.spectrum_step
+        return (relative.round() + self.levels // 2).clamp(0, self.levels - 1).long()
+
+    def _spectrum_values(self, codes):
+        return SPECTRUM_SCALE * self.spectrum_step * (codes.float() - self.levels // 2)
+
+    def _scalar_codes(self, x, mask):
+        """Codes ``[B, T, 1 + spectrum_dim]`` of the level and the spectrum tokens."""
+        level = self._level_codes(x[..., -1]).unsqueeze(-1)
+        spectrum = self._spectrum_codes(x[..., -1 - self.spectrum_dim:-1])
+        codes = torch.cat([level, spectrum], -1)
+        if mask is not None:
+            codes = codes.masked_fill(~mask.unsqueeze(-1), 0)
+        return codes
+
+    def _scalar_values(self, codes):
+        """Output dimensions ``[..., spectrum_dim + 1]`` of the scalar codes."""
+        level = self._level_values(codes[..., 0]).unsqueeze(-1)
+        return torch.cat([self._spectrum_values(codes[..., 1:]), level], -1)
+
     def forward(self, x, mask=None):
         """Quantizes ``x`` ``[B, T, input_dim]``: ``(quantized, codes [B, T, K + 1], loss)``."""
-        quantized, codes, loss = self.vectors(x[..., :-1], mask)
-        level = self._level_codes(x[..., -1])
-        if mask is not None:
-            level = level.masked_fill(~mask, 0)
-        out = torch.cat([quantized, self._level_values(level).unsqueeze(-1)], -1)
-        return out, torch.cat([level.unsqueeze(-1), codes], -1), loss
+        quantized, codes, loss = self.vectors(x[..., : -self.num_scalar], mask)
+        scalar = self._scalar_codes(x, mask)
+        out = torch.cat([quantized, self._scalar_values(scalar).to(quantized.dtype)], -1)
+        return out, torch.cat([scalar, codes], -1), loss
 
     def encode(self, x, mask=None, num_quantizers=None):
-        """Codes ``[B, T, k]`` of ``x`` with the level and the first ``k - 1`` stages."""
-        level = self._level_codes(x[..., -1])
-        if mask is not None:
-            level = level.masked_fill(~mask, 0)
-        learned = self.vectors.num_quantizers if num_quantizers is None else num_quantizers - 1
+        """Codes ``[B, T, k]`` of ``x``: the first ``k`` tokens (level, spectrum, stages)."""
+        scalar = self._scalar_codes(x, mask)
+        total = self.num_quantizers if num_quantizers is None else num_quantizers
+        learned = total - self.num_scalar
         if learned <= 0:
-            return level.unsqueeze(-1)[..., : max(num_quantizers or 0, 0)]
-        codes = self.vectors.encode(x[..., :-1], mask, num_quantizers=learned)
-        return torch.cat([level.unsqueeze(-1), codes], -1)
+            return scalar[..., : max(total, 0)]
+        codes = self.vectors.encode(x[..., : -self.num_scalar], mask, num_quantizers=learned)
+        return torch.cat([scalar, codes], -1)
 
     def stage_vectors(self, stage):
         """``[codebook_size, input_dim]``: what each code of token ``stage`` adds to the
@@ -115,21 +175,32 @@ class PitchLevelQuantizer(nn.Module):
         >>> torch.allclose(quantizer.decode(codes)[0, 0], rows, atol=1e-6)
         True
         """
-        if stage == 0:
-            levels = self._level_values(torch.arange(self.levels))
-            rows = levels.new_zeros(self.levels, self.input_dim)
-            rows[:, -1] = levels
-            return rows.to(self.vectors.quantizers[0].codebook.device)
-        rows = self.vectors.stage_vectors(stage - 1)
-        return torch.cat([rows, rows.new_zeros(rows.shape[0], 1)], -1)
+        device = self.vectors.quantizers[0].codebook.device
+        if stage < self.num_scalar:
+            codes = torch.arange(self.levels, device=device)
+            rows = torch.zeros(self.levels, self.input_dim, device=device)
+            if stage == 0:
+                rows[:, -1] = self._level_values(codes)
+            else:
+                rows[:, -1 - self.spectrum_dim + stage - 1] = self._spectrum_values(codes)
+            return rows
+        rows = self.vectors.stage_vectors(stage - self.num_scalar)
+        return torch.cat([rows, rows.new_zeros(rows.shape[0], self.num_scalar)], -1)
 
     def decode(self, codes):
-        """Vectors ``[B, T, input_dim]`` of codes ``[B, T, k]`` (no level: zeros)."""
+        """Vectors ``[B, T, input_dim]`` of codes ``[B, T, k]`` (tokens left out: zeros)."""
         if codes.shape[-1] > self.num_quantizers:
             raise ValueError(
                 f"got {codes.shape[-1]} codebooks, this quantizer has {self.num_quantizers}"
             )
         if codes.shape[-1] == 0:
             return self.vectors.decode(codes).new_zeros(*codes.shape[:-1], self.input_dim)
-        vectors = self.vectors.decode(codes[..., 1:])
-        return torch.cat([vectors, self._level_values(codes[..., 0]).unsqueeze(-1)], -1)
+        if codes.shape[-1] < self.num_scalar:  # spectrum tokens left out: their centres
+            pad = codes.new_full((*codes.shape[:-1], self.num_scalar - codes.shape[-1]),
+                                 self.levels // 2)
+            values = self._scalar_values(torch.cat([codes, pad], -1))
+            vectors = self.vectors.decode(codes[..., :0])
+            return torch.cat([vectors, values.to(vectors.dtype)], -1)
+        vectors = self.vectors.decode(codes[..., self.num_scalar:])
+        scalar = self._scalar_values(codes[..., : self.num_scalar]).to(vectors.dtype)
+        return torch.cat([vectors, scalar], -1)

@@ -1,0 +1,71 @@
+"""G's long-term spectrum tokens: measured by the global encoder, applied by the decoder."""
+
+import pytest
+import torch
+import torchaudio
+
+from unicodec.lobes.decoder import FusionDecoder
+from unicodec.lobes.global_encoder import GlobalEncoder
+from unicodec.lobes.harmonic_source import HarmonicSource
+from unicodec.lobes.pitch_quantizer import SPECTRUM_SCALE
+
+K = 6
+
+
+def global_encoder():
+    return GlobalEncoder(n_fft=640, hop_length=320, dim=16, num_blocks=1,
+                         attention_channels=8, output_dim=8, spectrum_coefficients=K)
+
+
+def spectrum(encoder, wav):
+    power = encoder.melspec(wav).transpose(1, 2)
+    return encoder.long_term_spectrum(power, torch.ones(*power.shape[:2], 1))
+
+
+def test_long_term_spectrum_ignores_the_level_and_reads_the_tilt():
+    torch.manual_seed(0)
+    encoder = global_encoder()
+    noise = torch.randn(1, 32000)
+    bright = torchaudio.functional.highpass_biquad(noise, 16000, 3000.0)
+    dark = torchaudio.functional.lowpass_biquad(noise, 16000, 500.0)
+    flat = spectrum(encoder, noise)
+    torch.testing.assert_close(spectrum(encoder, 0.05 * noise), flat, atol=1e-3, rtol=0)
+    assert flat.abs().max() < 1.0  # white noise: flat, whatever the filters' widths
+    # c1 is the tilt: positive when the low bands are louder
+    assert spectrum(encoder, dark)[0, 0] > 5.0 > -5.0 > spectrum(encoder, bright)[0, 0]
+    out = encoder(noise, torch.ones(1))
+    assert out.shape == (1, 8 + K) and torch.equal(out[:, -K:], flat)
+
+
+@pytest.mark.parametrize("coefficient,delta", [(0, 5.0), (3, -4.0)])
+def test_decoder_applies_the_coded_spectrum(coefficient, delta):
+    # what the global encoder measures in the output moves by what G's token says
+    torch.manual_seed(0)
+    encoder = global_encoder()
+    decoder = FusionDecoder(input_dim=8, global_dim=8 + K + 1, dim=16, intermediate_dim=32,
+                            num_blocks=1, num_transformer_layers=0, paralinguistic_dim=9,
+                            source=HarmonicSource(16000, 320), spectrum_coefficients=K,
+                            spectrum_mels={"n_mels": 80, "n_fft": 640})
+    for proj in (decoder.global_proj, decoder.pitch.global_proj):  # G reaches the output
+        torch.nn.init.zeros_(proj.weight)  # only through the spectrum tokens
+    semantic, paralinguistic = torch.randn(1, 50, 8), torch.randn(1, 25, 9)
+    measured = []
+    for shift in (0.0, delta):
+        g = torch.zeros(1, 8 + K + 1)
+        g[0, 8 + coefficient] = SPECTRUM_SCALE * shift
+        torch.manual_seed(1)  # the same noise excitation
+        with torch.no_grad():
+            wav, _ = decoder.decode(semantic, paralinguistic, g)
+        measured.append(spectrum(encoder, wav)[0])
+    change = measured[1] - measured[0]
+    assert abs(change[coefficient] - delta) < 0.1 * abs(delta)
+    others = torch.cat([change[:coefficient], change[coefficient + 1:]])
+    assert others.abs().max() < 0.1
+
+
+def test_spectrum_tokens_need_a_source_and_a_global_vector():
+    with pytest.raises(ValueError, match="spectrum_coefficients"):
+        FusionDecoder(input_dim=8, global_dim=8, dim=16, intermediate_dim=32, num_blocks=1,
+                      spectrum_coefficients=4)
+    with pytest.raises(ValueError, match="n_mels"):
+        GlobalEncoder(n_mels=8, spectrum_coefficients=8)
