@@ -252,8 +252,6 @@ class FusionDecoder(nn.Module):
         rather than learned (needs a source). The decoder learns the rest relative to it.
     spectrum_mels : dict
         ``n_mels`` and ``n_fft`` of the global encoder's mel filterbank.
-    global_envelope : bool
-        A learned map from the global vector to log gains added to every frame's.
 
     Example
     -------
@@ -282,15 +280,12 @@ class FusionDecoder(nn.Module):
         explicit_pitch=False,
         global_pitch_center=5.0,
         paralinguistic_pitch_center=0.0,
-        global_envelope=False,
         spectrum_coefficients=0,
         spectrum_mels=None,
     ):
         super().__init__()
-        if (global_envelope or spectrum_coefficients) and (source is None or not global_dim):
-            raise ValueError(
-                "global_envelope and spectrum_coefficients need a source and a global vector"
-            )
+        if spectrum_coefficients and (source is None or not global_dim):
+            raise ValueError("spectrum_coefficients need a source and a global vector")
         self.spectrum_coefficients = spectrum_coefficients
         self.paralinguistic_stride = paralinguistic_stride
         self.hop_length = hop_length
@@ -316,7 +311,6 @@ class FusionDecoder(nn.Module):
         )
         self.norm = nn.LayerNorm(dim, eps=1e-6)
         self.source = source
-        self.envelope_proj = None
         if source is None:
             self.head = ISTFTHead(dim, n_fft=n_fft, hop_length=hop_length)
             self.pitch = None
@@ -331,10 +325,6 @@ class FusionDecoder(nn.Module):
                 basis = spectrum_basis(spectrum_coefficients, source.sample_rate, n_fft=n_fft,
                                        n_mels=mels["n_mels"], mel_n_fft=mels["n_fft"])
                 self.register_buffer("spectrum_basis", basis, persistent=False)
-            if global_envelope:
-                self.envelope_proj = nn.Linear(global_dim, n_fft + 2)
-                nn.init.zeros_(self.envelope_proj.weight)
-                nn.init.zeros_(self.envelope_proj.bias)
             self.pitch = PitchPredictor(
                 paralinguistic_dim, global_dim or 0, dim, f0_bias=f0_bias,
                 explicit=explicit_pitch, global_center=global_pitch_center,
@@ -420,17 +410,14 @@ class FusionDecoder(nn.Module):
         return self.head(x, harmonic, noise, self._global_gains(global_vector)), pitch
 
     def _global_gains(self, global_vector):
-        """Log gains ``[B, n_fft + 2]`` (harmonic, noise) every frame takes from G, or None."""
-        offset = None
-        if self.spectrum_coefficients:
-            k = self.spectrum_coefficients
-            coefficients = global_vector[:, -1 - k:-1].float() / SPECTRUM_SCALE
-            half = 0.5 * coefficients @ self.spectrum_basis  # log power -> log magnitude
-            offset = torch.cat([half, half], -1)
-        if self.envelope_proj is not None:
-            learned = self.envelope_proj(global_vector).float()
-            offset = learned if offset is None else offset + learned
-        return offset
+        """Log gains ``[B, n_fft + 2]`` (harmonic, noise) every frame takes from G's spectrum
+        tokens, or None."""
+        if not self.spectrum_coefficients:
+            return None
+        k = self.spectrum_coefficients
+        coefficients = global_vector[:, -1 - k:-1].float() / SPECTRUM_SCALE
+        half = 0.5 * coefficients @ self.spectrum_basis  # log power -> log magnitude
+        return torch.cat([half, half], -1)
 
 
 def spectrum_basis(coefficients, sample_rate, n_fft, n_mels=80, mel_n_fft=640):
