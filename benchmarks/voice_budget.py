@@ -25,7 +25,8 @@ Usage::
     python benchmarks/voice_budget.py --model UniCodec=results/embedded/model \\
         --data unseen=data/unseen --data real=../shared/data/real --output results/voice
 
-Writes ``voice_budget.md`` and ``voice_budget.json``.
+Writes ``voice_budget.md``, ``voice_budget.json`` and, per source, a picture of the
+similarity of each system against the correction (``NAME.png``, with matplotlib).
 """
 
 import argparse
@@ -178,6 +179,36 @@ def render(results, systems):
     return "\n".join(lines)
 
 
+def save_picture(path, result, systems, title):
+    """Similarity of each system as its rebuilt audio is corrected at finer time scales."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [name for name, _ in corrections()]
+    fig, ax = plt.subplots(figsize=(9, 4.2))
+    for system in systems:
+        ax.plot(range(len(names)), [result[system][n] for n in names], marker="o",
+                label=system)
+    refs = result["_references"]
+    for key, style in (("same speaker, another utterance", "--"), ("another speaker", ":")):
+        if key in refs:
+            ax.axhline(refs[key], color="grey", ls=style, lw=1)
+            ax.text(len(names) - 1, refs[key], key, ha="right", va="bottom", fontsize=8,
+                    color="grey")
+    ax.set_xticks(range(len(names)))
+    ax.set_xticklabels([n.replace("envelope, ", "envelope\n") for n in names], fontsize=8)
+    ax.set_ylabel("speaker similarity (Resemblyzer)")
+    ax.set_xlabel("what is replaced by the original's (left: nothing)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", action="append", required=True,
@@ -231,6 +262,12 @@ def main(argv=None):
         results[name]["_references"] = references(data, items, speaker)
         print(f"[voice_budget] {name}: {len(data)} utterances in {time.time() - start:.0f} s")
     os.makedirs(args.output, exist_ok=True)
+    for name, result in results.items():
+        try:
+            save_picture(os.path.join(args.output, f"{name}.png"), result, systems,
+                         f"{name}: where the voice is lost")
+        except ImportError:
+            pass
     report = render(results, systems)
     with open(os.path.join(args.output, "voice_budget.md"), "w") as f:
         f.write(report)

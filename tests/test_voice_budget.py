@@ -77,6 +77,8 @@ def test_voice_budget_report_on_a_tiny_model(tmp_path):
         assert -1.0 <= toy["tiny"][column] <= 1.0
     assert "same speaker, another utterance" in toy["_references"]
     assert "| envelope, 40 ms |" in (out / "voice_budget.md").read_text()
+    if pytest.importorskip("matplotlib"):
+        assert (out / "toy.png").stat().st_size > 1000
 
 
 def test_voice_budget_names_a_missing_model(tmp_path, capsys):
