@@ -1,5 +1,6 @@
-"""Scalar pitch tokens beside a residual VQ: G's pitch level and P's contour token, coded
-uniformly on a log-F0 scale so that an unseen voice keeps its own level and contour."""
+"""Scalar tokens beside a residual VQ: G's pitch level and P's contour token, coded
+uniformly on a log-F0 scale so that an unseen voice keeps its own level and contour, and
+G's long-term spectrum, coded uniformly so that it keeps its own spectral shape."""
 
 import math
 
