@@ -69,3 +69,45 @@ def test_spectrum_tokens_need_a_source_and_a_global_vector():
                       spectrum_coefficients=4)
     with pytest.raises(ValueError, match="n_mels"):
         GlobalEncoder(n_mels=8, spectrum_coefficients=8)
+
+
+def test_training_codes_the_rebuilt_crops_spectrum_not_the_references():
+    # in training G sees another crop than the one rebuilt; the spectrum the decoder
+    # applies must still be the rebuilt crop's, as it is when encoding (the shipped model)
+    import os
+
+    from hyperpyyaml import load_hyperpyyaml
+
+    root = os.path.join(os.path.dirname(__file__), "..")
+    with open(os.path.join(root, "hparams", "models", "unicodec_cpu.yaml")) as f:
+        model = load_hyperpyyaml(f)
+    codec, encoder = model["codec"], model["global_encoder"]
+    k = encoder.spectrum_coefficients
+    quantizer = codec.quantizer.global_quantizer
+    torch.manual_seed(0)
+    noise = torch.randn(2, 24000)
+    dark = torchaudio.functional.lowpass_biquad(noise, 16000, 600.0)
+    bright = torchaudio.functional.highpass_biquad(noise, 16000, 2500.0)
+    codec.train()
+    out = codec(dark, reference=bright)
+    coded = out.quantized.global_vector[:, -1 - k:-1] / SPECTRUM_SCALE + quantizer.spectrum_center
+    measured = encoder.spectrum(dark, torch.ones(2))
+    expected = quantizer._spectrum_values(quantizer._spectrum_codes(measured))
+    torch.testing.assert_close(coded, expected / SPECTRUM_SCALE + quantizer.spectrum_center)
+    assert (coded - encoder.spectrum(bright, torch.ones(2))).abs().max() > 5.0
+
+
+def test_codec_names_spectrum_parts_that_disagree():
+    import os
+
+    from hyperpyyaml import load_hyperpyyaml
+
+    from unicodec.lobes.codec import UniCodec
+
+    root = os.path.join(os.path.dirname(__file__), "..")
+    with open(os.path.join(root, "hparams", "models", "unicodec_cpu.yaml")) as f:
+        model = load_hyperpyyaml(f)
+    model["decoder"].spectrum_coefficients = 12
+    with pytest.raises(ValueError, match=r"spectrum_coefficients.*\[20, 20, 12\]"):
+        UniCodec(model["encoder"], model["global_encoder"], model["quantizer"],
+                 model["decoder"], prosody=model["prosody"])

@@ -188,6 +188,17 @@ class UniCodec(nn.Module):
                 "global_encoder, the global quantizer and the decoder's global condition "
                 f"must all be present or all absent, got {with_global}"
             )
+        spectrum = [
+            getattr(global_encoder, "spectrum_coefficients", 0),
+            getattr(getattr(quantizer, "global_quantizer", None), "spectrum_dim", 0),
+            getattr(decoder, "spectrum_coefficients", 0),
+        ]
+        if len(set(spectrum)) != 1 or (spectrum[0] and not global_encoder.pitch_level):
+            raise ValueError(
+                "G's spectrum tokens: the global encoder's spectrum_coefficients, the global "
+                "quantizer's spectrum_dim and the decoder's spectrum_coefficients must be "
+                f"equal (got {spectrum}), and they need the global encoder's pitch_level"
+            )
         self.encoder = encoder
         self.global_encoder = global_encoder
         self.quantizer = quantizer
@@ -251,18 +262,23 @@ class UniCodec(nn.Module):
             return self.global_encoder(wav, lens, pitch_analysis=analysis)
         return self.global_encoder(wav, lens)
 
-    def _rebuilt_level(self, global_vector, analysis):
+    def _rebuilt_level(self, global_vector, analysis, wav=None, lens=None):
         """G's vector from a reference crop with its pitch level token (the last entry,
-        ``pitch_level``) set to the rebuilt audio's mean log-F0: P's contour is relative
-        to that mean, so level plus contour is the rebuilt audio's pitch, as it is when G
-        and P see the same utterance (encoding)."""
+        ``pitch_level``) set to the rebuilt audio's mean log-F0, and its long-term
+        spectrum (the ``spectrum_coefficients`` before it) to the rebuilt audio's: P's
+        contour is relative to that mean, and the decoder applies that spectrum as
+        measured, so they are the rebuilt audio's, as they are when G and P see the same
+        utterance (encoding)."""
         if (
             analysis is None or not getattr(self.global_encoder, "pitch_level", False)
             or self.global_encoder.pitch_stats is not self.prosody
         ):
             return global_vector
-        level = analysis["stats"][:, :1].to(global_vector.dtype)
-        return torch.cat([global_vector[:, :-1], level], -1)
+        parts = [analysis["stats"][:, :1].to(global_vector.dtype)]
+        k = getattr(self.global_encoder, "spectrum_coefficients", 0)
+        if k and wav is not None:
+            parts.insert(0, self.global_encoder.spectrum(wav, lens).to(global_vector.dtype))
+        return torch.cat([global_vector[:, : -1 - (k if len(parts) == 2 else 0)], *parts], -1)
 
     def _frames(self, wav, lens, num_samples, level=None):
         frames = self.encoder(wav, lens) if level is None else self.encoder(wav, lens, level)
@@ -302,7 +318,9 @@ class UniCodec(nn.Module):
             global_vector = self._global_vector(wav, lens, analysis)
         else:
             ref, _, ref_lens = self.pad_batch(reference, reference_lens, "reference")
-            global_vector = self._rebuilt_level(self._global_vector(ref, ref_lens), analysis)
+            global_vector = self._rebuilt_level(
+                self._global_vector(ref, ref_lens), analysis, wav, lens
+            )
         frames, num_frames = self._frames(wav, lens, num_samples)
         quantized = self.quantizer(frames, num_frames, global_vector, prosody=features)
         log_f0 = None

@@ -47,7 +47,7 @@ class GlobalEncoder(nn.Module):
         Append the mean log-F0 itself as one more output (``output_dim + 1`` in all), for
         :class:`~unicodec.lobes.pitch_quantizer.PitchLevelQuantizer`'s scalar level token.
     spectrum_coefficients : int
-        Append, before the pitch level, this many cepstral coefficients (1 to K, the
+        Append (before the pitch level, with ``pitch_level``) this many cepstral coefficients (1 to K, the
         overall level left out) of the utterance's long-term spectrum: the log of the mean
         mel power over its frames, through an orthonormal DCT. Coded as scalar tokens
         (``PitchLevelQuantizer``'s ``spectrum_dim``), they give the decoder the voice's and
@@ -154,6 +154,16 @@ class GlobalEncoder(nn.Module):
         if self.pitch_level:
             vector = torch.cat([vector, stats[:, :1].to(vector.dtype)], -1)
         return vector
+
+    def spectrum(self, wav, wav_lens):
+        """The long-term spectrum's coefficients ``[B, spectrum_coefficients]`` of a padded
+        batch ``[B, T]`` (what :meth:`forward` appends), alone."""
+        num_samples = relative_to_count(wav_lens, wav.shape[-1])
+        power = self.melspec(wav).transpose(1, 2)
+        counts = torch.div(num_samples, self.hop_length, rounding_mode="floor") + 1
+        counts = counts.clamp(max=power.shape[1])
+        mask = frame_mask(counts, power.shape[1]).unsqueeze(-1).to(power.dtype)
+        return self.long_term_spectrum(power, mask)
 
     def long_term_spectrum(self, power, mask):
         """Cepstral coefficients 1..K ``[B, K]`` of the log mean mel power ``[B, T, M]``
