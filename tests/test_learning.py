@@ -117,7 +117,7 @@ def test_bf16_autocast_training_step_runs_on_cpu():
 
 
 PITCH_MODEL_YAML = """\
-# the structure of hparams/models/unicodec_cpu.yaml, tiny
+# the structure of hparams/models/unicodec_cpu.yaml, tiny, without G's spectrum tokens
 prosody: !new:unicodec.lobes.pitch_tracker.ProsodyFeatures
 global_encoder: !new:unicodec.lobes.global_encoder.GlobalEncoder
     n_mels: 40

@@ -44,7 +44,8 @@ class GlobalEncoder(nn.Module):
         When given, the utterance's voiced log-F0 mean and spread (its ``stats``) join the
         pooled statistics: the voice's pitch level, which the P tokens leave out.
     pitch_level : bool
-        Append the mean log-F0 itself as one more output (``output_dim + 1`` in all), for
+        Append the mean log-F0 itself as the last output (``output_dim + 1`` in all, plus
+        ``spectrum_coefficients``), for
         :class:`~unicodec.lobes.pitch_quantizer.PitchLevelQuantizer`'s scalar level token.
     spectrum_coefficients : int
         Append (before the pitch level, with ``pitch_level``) this many cepstral coefficients (1 to K, the
@@ -125,7 +126,8 @@ class GlobalEncoder(nn.Module):
         self.register_buffer("band_log_weight", band_weight.log(), persistent=False)
 
     def forward(self, wav, wav_lens, pitch_analysis=None):
-        """One vector ``[B, output_dim]`` (``+ 1`` with ``pitch_level``) per utterance of a
+        """One vector ``[B, output_dim]`` (``+ spectrum_coefficients``, ``+ 1`` with
+        ``pitch_level``) per utterance of a
         padded batch ``[B, T]``; ``pitch_analysis`` (``pitch_stats``' output for this very
         batch, when the caller has it) saves analysing the pitch twice."""
         num_samples = relative_to_count(wav_lens, wav.shape[-1])

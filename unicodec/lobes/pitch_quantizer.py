@@ -14,7 +14,8 @@ SPECTRUM_SCALE = 0.25
 
 
 class PitchLevelQuantizer(nn.Module):
-    """A residual VQ with one explicit scalar token: a pitch level, coded on a log scale.
+    """A residual VQ with explicit scalar tokens: a pitch level, coded on a log scale, and
+    optionally a long-term spectrum.
 
     The input's last dimension is a log-F0 value: for G the utterance's mean log-F0
     (natural log of Hz, the last output of
@@ -22,7 +23,7 @@ class PitchLevelQuantizer(nn.Module):
     P each frame's log-F0 relative to the utterance's mean. It is coded by uniform scalar
     quantization between ``log_f0_min`` and ``log_f0_max`` into ``codebook_size`` levels,
     and the other dimensions by a :class:`ResidualVectorQuantizer`; the level is token 0,
-    the learned codes follow. A level learned as one more vector code would snap to the
+    the spectrum tokens (``spectrum_dim``) follow, then the learned codes. A level learned as one more vector code would snap to the
     nearest training voice's; a scalar code keeps an unseen voice's level and contour.
     The output's last dimension is the dequantized value, standardised as
     ``LEVEL_SCALE * (log_f0 - center)`` (about unit range) for the decoder.
@@ -30,9 +31,10 @@ class PitchLevelQuantizer(nn.Module):
     Arguments
     ---------
     input_dim : int
-        Dimension of the input, the level included.
+        Dimension of the input, the level (and the spectrum values) included.
     num_quantizers : int
-        Stages of the residual VQ of the other dimensions (``num_quantizers + 1`` tokens).
+        Stages of the residual VQ of the other dimensions (``num_quantizers + 1 +
+        spectrum_dim`` tokens).
     codebook_size : int
         Codes per stage, and levels.
     log_f0_min, log_f0_max : float
@@ -148,7 +150,8 @@ class PitchLevelQuantizer(nn.Module):
         return torch.cat([self._spectrum_values(codes[..., 1:]), level], -1)
 
     def forward(self, x, mask=None):
-        """Quantizes ``x`` ``[B, T, input_dim]``: ``(quantized, codes [B, T, K + 1], loss)``."""
+        """Quantizes ``x`` ``[B, T, input_dim]``: ``(quantized, codes [B, T, num_quantizers],
+        loss)``."""
         quantized, codes, loss = self.vectors(x[..., : -self.num_scalar], mask)
         scalar = self._scalar_codes(x, mask)
         out = torch.cat([quantized, self._scalar_values(scalar).to(quantized.dtype)], -1)
