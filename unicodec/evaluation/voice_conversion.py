@@ -41,11 +41,16 @@ def convert_voice(codec, source, target):
 
 @torch.no_grad()
 def global_embedding(codec, wav):
-    """The codec's own utterance vector (the global encoder's output before quantization)."""
+    """The codec's own utterance vector (the global encoder's output before quantization;
+    without the long-term spectrum's coefficients, whose scale would swamp the cosine)."""
     codec.eval()
     device = next(codec.parameters()).device
     padded, _, lens = codec.pad_batch(wav.reshape(1, -1).float().to(device))
-    return codec.global_encoder(padded, lens)[0].reshape(-1).cpu()
+    vector = codec.global_encoder(padded, lens)[0].reshape(-1)
+    k = getattr(codec.global_encoder, "spectrum_coefficients", 0)
+    if k:
+        vector = torch.cat([vector[: -1 - k], vector[-1:]])
+    return vector.cpu()
 
 def voice_conversion_score(codec, sources, targets, judge="auto", return_audio=False):
     """How much converted speech sounds like the target speaker rather than the source.
