@@ -13,6 +13,7 @@ import math
 
 import torch
 import torch.nn.functional as F
+import torchaudio
 from torch import nn
 
 from unicodec.lobes.convnext import ConvNeXtBlock, FrameTransformer
@@ -249,7 +250,9 @@ class FusionDecoder(nn.Module):
         just before its pitch level): their spectral shape, taken back through the DCT to
         the mel bands and interpolated to the head's bins, is added to every frame's log
         gains, so the voice's and the channel's overall spectrum is applied as coded
-        rather than learned (needs a source). The decoder learns the rest relative to it.
+        rather than learned (needs a source). The tokens hold each coefficient relative to
+        its centre (the training corpus' mean), so the decoder learns the mean spectrum and
+        what each frame adds to it.
     spectrum_mels : dict
         ``n_mels`` and ``n_fft`` of the global encoder's mel filterbank.
 
@@ -415,9 +418,10 @@ class FusionDecoder(nn.Module):
         if not self.spectrum_coefficients:
             return None
         k = self.spectrum_coefficients
-        coefficients = global_vector[:, -1 - k:-1].float() / SPECTRUM_SCALE
-        half = 0.5 * coefficients @ self.spectrum_basis  # log power -> log magnitude
-        return torch.cat([half, half], -1)
+        with torch.autocast(global_vector.device.type, enabled=False):
+            coefficients = global_vector[:, -1 - k:-1].float() / SPECTRUM_SCALE
+            half = 0.5 * coefficients @ self.spectrum_basis  # log power -> log magnitude
+            return torch.cat([half, half], -1)
 
 
 def spectrum_basis(coefficients, sample_rate, n_fft, n_mels=80, mel_n_fft=640):
@@ -434,8 +438,6 @@ def spectrum_basis(coefficients, sample_rate, n_fft, n_mels=80, mel_n_fft=640):
     >>> bool(basis[0, :100].mean() > 0 > basis[0, -100:].mean())  # c1: a spectral tilt
     True
     """
-    import torchaudio
-
     mel_fft = mel_n_fft
     freqs = torch.linspace(0, sample_rate / 2, mel_fft // 2 + 1, dtype=torch.float64)
     fb = torchaudio.functional.melscale_fbanks(
