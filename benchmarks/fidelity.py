@@ -274,8 +274,8 @@ def render(results, systems, bitrates):
     return "\n".join(lines) + "\n"
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def add_common_arguments(parser):
+    """The models, sources, anchor and utterance limits of a side-by-side benchmark."""
     parser.add_argument("--model", action="append", required=True,
                         help="NAME=FOLDER of an exported model (repeatable)")
     parser.add_argument("--data", action="append", required=True,
@@ -284,6 +284,24 @@ def main(argv=None):
                         help="Codec 2 bitrate of the anchor (0: none)")
     parser.add_argument("--max-utterances", type=int, default=24)
     parser.add_argument("--max-seconds", type=float, default=6.0)
+
+
+def load_models(parser, specs, prog):
+    """``{name: codec}`` of ``NAME=FOLDER`` specs; a model that cannot load ends the run
+    with one line naming its folder."""
+    models = {}
+    for spec in specs:
+        name, folder = source_name(spec)
+        try:
+            models[name] = load_codec(model=folder)
+        except (FileNotFoundError, ValueError, RuntimeError) as err:
+            parser.exit(2, f"{prog}: model {folder}: {err}\n")
+    return models
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_common_arguments(parser)
     parser.add_argument("--vc-pairs", type=int, default=20)
     parser.add_argument("--unvoiced-styles", nargs="*", default=["whispered"],
                         help="style labels of utterances without pitch (left out of the "
@@ -303,13 +321,7 @@ def main(argv=None):
         speaker = judges.SpeakerSimilarity()
     except judges.MissingJudgeError as err:
         print(f"[fidelity] no speaker similarity: {err}")
-    models = {}
-    for spec in args.model:
-        name, folder = source_name(spec)
-        try:
-            models[name] = load_codec(model=folder)
-        except (FileNotFoundError, ValueError, RuntimeError) as err:
-            parser.exit(2, f"fidelity: model {folder}: {err}\n")
+    models = load_models(parser, args.model, "fidelity")
     anchor = None
     if args.codec2:
         if codec2.available():

@@ -41,10 +41,12 @@ import torch
 import torch.nn.functional as F
 
 from unicodec.evaluation import codec2, judges
-from unicodec.evaluation.report import load_codec, read_source, source_name
+from unicodec.evaluation.report import read_source, source_name
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fidelity import SAMPLE_RATE, load_items, resynthesize  # noqa: E402
+from fidelity import (  # noqa: E402
+    SAMPLE_RATE, add_common_arguments, load_items, load_models, resynthesize,
+)
 
 N_FFT, HOP = 512, 128                 # 32 ms frames every 8 ms
 ENVELOPE_COEFFS, SPECTRUM_COEFFS = 30, 40
@@ -211,14 +213,7 @@ def save_picture(path, result, systems, title):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", action="append", required=True,
-                        help="NAME=FOLDER of an exported model (repeatable)")
-    parser.add_argument("--data", action="append", required=True,
-                        help="NAME=PATH of a source (repeatable)")
-    parser.add_argument("--codec2", type=int, default=1200,
-                        help="Codec 2 bitrate of the anchor (0: none)")
-    parser.add_argument("--max-utterances", type=int, default=24)
-    parser.add_argument("--max-seconds", type=float, default=6.0)
+    add_common_arguments(parser)
     parser.add_argument("--output", default="results/voice_budget")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
@@ -227,13 +222,7 @@ def main(argv=None):
         speaker = judges.SpeakerSimilarity()
     except judges.MissingJudgeError as err:
         parser.exit(2, f"voice_budget: {err}\n")
-    models = {}
-    for spec in args.model:
-        name, folder = source_name(spec)
-        try:
-            models[name] = load_codec(model=folder)
-        except (FileNotFoundError, ValueError, RuntimeError) as err:
-            parser.exit(2, f"voice_budget: model {folder}: {err}\n")
+    models = load_models(parser, args.model, "voice_budget")
     anchor = None
     if args.codec2 and codec2.available():
         anchor = codec2.Codec2(args.codec2)
