@@ -10,7 +10,11 @@ training does not use:
   correlation, F0 RMSE in cents, voicing agreement (on every frame, and on the frames
   where the original is audible: Harvest voices a rebuilt noise floor where the
   original is digitally silent); whispered utterances (``style`` label) have no pitch
-  and are left out of these rows;
+  and are left out of these rows. Harvest also voices short voiceless consonants between
+  vowels, with a contour no periodicity supports, and a few such frames dominate an
+  utterance's contour correlation; two more rows score the contour on the frames WORLD's
+  DIO voices too, and the voicing on the frames where DIO and Harvest agree on the
+  original (a second opinion from the same package, not UniCodec's tracker);
 - speaker similarity (Resemblyzer) and log-mel distance.
 
 A column "tracker on the original" scores the analysis the first model's tokens are made of
@@ -61,6 +65,8 @@ METRICS = [
     ("f0_rmse_cents", "F0 RMSE, cents (lower better)"),
     ("voicing_agreement", "voicing agreement"),
     ("voicing_agreement_audible", "voicing agreement, audible frames of the original"),
+    ("f0_contour_corr_periodic", "log-F0 contour correlation, frames DIO also voices"),
+    ("voicing_agreement_certain", "voicing agreement, frames DIO and Harvest agree on"),
     ("speaker_similarity", "speaker similarity (Resemblyzer)"),
     ("mel_distance", "log-mel distance (lower better)"),
 ]
@@ -89,7 +95,7 @@ def resynthesize(codec, wav):
 TRACKER = "tracker on the original"
 
 
-def tracker_agreement(wav, prosody, original_f0):
+def tracker_agreement(wav, prosody, original_f0, original_periodic=None):
     """:func:`judges.f0_agreement`'s counts of the analysis ``prosody`` (a model's
     ProsodyFeatures, 20 ms frames) of ``wav`` against Harvest's ``original_f0`` (10 ms):
     the pitch of the contour the tokens hold, on every frame Harvest voices, and the
@@ -99,18 +105,26 @@ def tracker_agreement(wav, prosody, original_f0):
     contour = np.repeat(analysis["log_f0"][0].exp().numpy(), repeat)
     voiced = np.repeat(analysis["voiced"][0].numpy(), repeat)
     audible = judges.audible_frames(wav, SAMPLE_RATE)
-    counts = judges.f0_agreement(contour, original_f0, audible)
+    counts = judges.f0_agreement(contour, original_f0, audible, original_periodic)
     n = counts["pitch_frames"]
     agree = voiced[:n] == (original_f0[:n] > 0)
     counts["pitch_voicing_agree"] = int(agree.sum())
     counts["pitch_audible_voicing_agree"] = int((agree & audible[:n]).sum())
+    if original_periodic is not None:
+        periodic = np.asarray(original_periodic, dtype=bool)[:n]
+        periodic = np.pad(periodic, (0, n - len(periodic)))
+        certain = periodic == (original_f0[:n] > 0)
+        counts["pitch_certain_voicing_agree"] = int((agree & certain).sum())
     return counts
 
 
-def score(rebuilt, original, original_f0, speaker, pitch=True):
+def score(rebuilt, original, original_f0, speaker, pitch=True, original_periodic=None):
     """The pitch counts (when ``pitch``), speaker similarity and mel distance of one
     rebuilt waveform."""
-    scores = judges.pitch_agreement(rebuilt, original, SAMPLE_RATE, original_f0) if pitch else {}
+    scores = {}
+    if pitch:
+        scores = judges.pitch_agreement(rebuilt, original, SAMPLE_RATE, original_f0,
+                                        original_periodic)
     scores["mel_distance"] = mel_distance(rebuilt, original, SAMPLE_RATE)
     if speaker is not None:
         scores["speaker_similarity"] = float(speaker(rebuilt, original, SAMPLE_RATE))
@@ -353,6 +367,7 @@ def main(argv=None):
         unpitched = 0
         for index, (item, wav) in enumerate(data):
             f0s.append(judges.harvest_f0(wav, SAMPLE_RATE))
+            periodic = judges.periodic_frames(wav, SAMPLE_RATE)
             # whispered speech has no pitch (Harvest still finds some in breath noise)
             pitched = str(item.get("style")) not in args.unvoiced_styles
             unpitched += not pitched
@@ -360,9 +375,9 @@ def main(argv=None):
             if anchor:
                 rebuilt[systems[-2]] = anchor(wav, SAMPLE_RATE)
             for system, out in rebuilt.items():
-                rows[system].append(score(out, wav, f0s[-1], speaker, pitched))
+                rows[system].append(score(out, wav, f0s[-1], speaker, pitched, periodic))
             if pitched:
-                rows[TRACKER].append(tracker_agreement(wav, prosody, f0s[-1]))
+                rows[TRACKER].append(tracker_agreement(wav, prosody, f0s[-1], periodic))
             if index == 0:
                 example = (item["id"], wav, rebuilt)
         results[name] = {s: summarize(rows[s]) for s in systems}

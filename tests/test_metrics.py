@@ -273,3 +273,26 @@ def test_codec2_anchor_keeps_length_and_pitch():
     if importlib.util.find_spec("pyworld"):
         summary = judges.pitch_summary([judges.pitch_agreement(out, wav)])
         assert summary["gross_pitch_error"] < 0.1
+
+
+def test_second_opinion_voicing_leaves_out_harvests_bridged_consonants():
+    """Harvest bridges a faint fricative between two vowels with a contour; DIO does not
+    voice it, and the periodic rows score the contour and voicing where both agree."""
+    pytest.importorskip("pyworld")
+    noise = torch.randn(1600, generator=torch.Generator().manual_seed(0))
+    fricative = 0.005 * noise  # 100 ms, about 40 dB below the vowels
+    original = torch.cat([glide(120, 200, 0.5), fricative, glide(200, 150, 0.5)])
+    periodic = judges.periodic_frames(original)
+    gap = slice(52, 59)  # Harvest's 10 ms frames inside the fricative
+    assert periodic[5:45].all() and periodic[65:105].all()
+    assert not periodic[gap].any()
+    counts = judges.pitch_agreement(original, original)
+    assert counts["pitch_certain_frames"] <= counts["pitch_frames"]
+    summary = judges.pitch_summary([counts])
+    assert summary["voicing_agreement_certain"] == 1.0
+    assert summary["f0_contour_corr_periodic"] > 0.99
+    # a rebuilt fricative of other noise: the certain frames do not depend on it
+    other = torch.randn(1600, generator=torch.Generator().manual_seed(1))
+    rebuilt = torch.cat([glide(120, 200, 0.5), 0.005 * other, glide(200, 150, 0.5)])
+    summary = judges.pitch_summary([judges.pitch_agreement(rebuilt, original)])
+    assert summary["f0_contour_corr_periodic"] > 0.95

@@ -57,6 +57,7 @@ from unicodec.evaluation.pitch_judge import (  # noqa: F401
     audible_frames,
     f0_agreement,
     harvest_f0,
+    periodic_frames,
     pitch_agreement,
     pitch_summary,
 )
