@@ -311,6 +311,22 @@ def test_club_gradients_kept_apart_and_padding_invariant(one_thread):
         )
 
 
+def test_club_estimate_does_not_change_with_scale_and_is_never_negative(one_thread):
+    """The encoder cannot lower the bound by growing P (or S): the estimate is that of
+    standardised streams; and a q that fits worse than the marginal gives no negative
+    estimate to chase."""
+    club, _, (s, p, lengths) = train_club(True, steps=50)
+    scale = torch.tensor(1.0, requires_grad=True)
+    estimate = club(s, scale * 10 * p + 3, lengths)
+    estimate.backward()
+    assert abs(scale.grad.item()) < 1e-4
+    with torch.no_grad():
+        torch.testing.assert_close(estimate, club(s, p, lengths), rtol=1e-4, atol=1e-4)
+        torch.testing.assert_close(club(0.1 * s, p, lengths), club(s, p, lengths), rtol=5e-3, atol=0)
+        # P that goes against what q predicts: a lagging q's bound would be negative
+        assert club(s, -p, lengths).item() == 0.0
+
+
 # ----------------------------------------------------------------------------- decorrelation
 
 
