@@ -175,7 +175,7 @@ def dataio_prepare(hparams, codec):
     if "num_speakers" in hparams and len(label_encoder) > hparams["num_speakers"]:
         raise ValueError(
             f"{len(label_encoder)} training speakers, more than num_speakers="
-            f"{hparams['num_speakers']}"
+            f"{hparams['num_speakers']}: pass --num_speakers {len(label_encoder)} or more"
         )
 
     @sb.utils.data_pipeline.takes("spk_id", "speed")
