@@ -15,6 +15,9 @@ from unicodec.data.alignment import SILENCE, phone_segments
 from unicodec.data.phones import phone_targets
 from unicodec.data.corpus import (
     CORPUS_FILE,
+    DEFAULT_MINUTES,
+    DEFAULT_NATURAL_MINUTES,
+    DEFAULT_SECONDS_PER_SPEAKER,
     LANGUAGE_CHAPTERS,
     PHONES_FILE,
     SPEAKERS_FILE,
@@ -406,9 +409,25 @@ def test_command_line(tmp_path, capsys):
         languages |= set(counts["languages"])
     assert languages <= {"cmn", "de"}
     assert info["settings"]["seed"] == 3
+    assert info["settings"]["seconds_per_speaker"] == DEFAULT_SECONDS_PER_SPEAKER
     with pytest.raises(SystemExit):
         main(["--output", str(target), "--minutes", "0.2", "--quiet"])
     assert "other settings" in capsys.readouterr().err
+
+
+def test_shipped_cpu_config_has_a_class_for_every_default_training_voice():
+    """The speaker heads of hparams/unicodec_cpu.yaml cover the embedded default's
+    training voices (espeak-ng's and Kokoro's)."""
+    import yaml
+
+    settings = CorpusSettings(minutes=DEFAULT_MINUTES, natural_minutes=DEFAULT_NATURAL_MINUTES,
+                              seconds_per_speaker=DEFAULT_SECONDS_PER_SPEAKER)
+    voices = settings.num_speakers("train") + settings.num_natural_speakers()
+    assert voices == 78
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with open(os.path.join(root, "hparams", "unicodec_cpu.yaml"), encoding="utf-8") as f:
+        line = next(line for line in f if line.startswith("num_speakers:"))
+    assert yaml.safe_load(line)["num_speakers"] >= voices
 
 
 def test_kokoro_phones_merge_marks_pairs_and_pauses():

@@ -20,7 +20,7 @@ start=$(date +%s)
 "$python" -m unicodec.data.corpus --output "$data"
 # unseen voices and sentences: another seed, more speakers, for the probes
 "$python" -m unicodec.data.corpus --output "$unseen" --minutes 30 --seed 4321 \
-  --natural-minutes 0
+  --natural-minutes 0 --seconds-per-speaker 40
 specs=()
 for run in "UniCodec:hparams/unicodec_cpu.yaml:embedded" \
            "plain RVQ:hparams/baselines/rvq_cpu.yaml:baseline_rvq_cpu" \
