@@ -255,6 +255,10 @@ class FusionDecoder(nn.Module):
         what each frame adds to it.
     spectrum_mels : dict
         ``n_mels`` and ``n_fft`` of the global encoder's mel filterbank.
+    global_input : bool
+        Also add a projection of G to the fused S+P frames before the blocks, so that the
+        first block's convolutions mix the voice with the content (the adaptive layer
+        norms only scale and shift each channel).
 
     Example
     -------
@@ -285,10 +289,13 @@ class FusionDecoder(nn.Module):
         paralinguistic_pitch_center=0.0,
         spectrum_coefficients=0,
         spectrum_mels=None,
+        global_input=False,
     ):
         super().__init__()
         if spectrum_coefficients and (source is None or not global_dim):
             raise ValueError("spectrum_coefficients need a source and a global vector")
+        if global_input and not global_dim:
+            raise ValueError("global_input needs a global vector (global_dim)")
         self.spectrum_coefficients = spectrum_coefficients
         self.paralinguistic_stride = paralinguistic_stride
         self.hop_length = hop_length
@@ -300,6 +307,7 @@ class FusionDecoder(nn.Module):
             padding=paralinguistic_stride, groups=dim,
         )
         self.global_proj = nn.Linear(global_dim, dim) if global_dim else None
+        self.global_input = nn.Linear(global_dim, dim) if global_input else None
         self.blocks = nn.ModuleList(
             ConvNeXtBlock(
                 dim,
@@ -383,6 +391,8 @@ class FusionDecoder(nn.Module):
             )
         para = self.paralinguistic_smooth(para.transpose(1, 2)).transpose(1, 2)
         x = self.semantic_proj(semantic) + para
+        if self.global_input is not None:
+            x = x + self.global_input(global_vector).unsqueeze(1)
         if mask is None:
             mask = torch.ones(x.shape[:2], dtype=torch.bool, device=x.device)
         x = x * mask.unsqueeze(-1).to(x.dtype)
