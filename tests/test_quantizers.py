@@ -230,4 +230,7 @@ def test_pitch_level_quantizer_codes_spectrum_tokens_after_the_level():
     assert torch.equal(decoded[..., -4], quantized[..., -4])
     assert decoded[..., -3:-1].abs().sum() == 0 and decoded[..., :4].abs().sum() == 0
     with pytest.raises(ValueError, match="spectrum_center"):
-        PitchLevelQuantizer(input_dim=8, spectrum_dim=3, spectrum_center=[0.0])
+        PitchLevelQuantizer(input_dim=8, spectrum_dim=3, spectrum_center=[0.0] * 4)
+    # a shorter list centres the tokens beyond it (G's class spectra) at zero
+    short = PitchLevelQuantizer(input_dim=8, spectrum_dim=3, spectrum_center=[2.0])
+    assert short.spectrum_center.tolist() == [2.0, 0.0, 0.0]

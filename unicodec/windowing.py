@@ -214,6 +214,9 @@ def _encode_windows(codec, wav, window, hop, num_paralinguistic, progress):
             out[:, w.keep_start // size:w.keep_start // size + last - first] = (
                 codes[:, first:last])
     global_vector = global_sum / num_samples
+    if getattr(codec, "class_spectrum", None) is not None:  # over the whole utterance
+        padded, _, lens = codec.pad_batch(wav)
+        global_vector = codec.with_class_spectra(global_vector, padded, lens, semantic)
     global_tokens = codec.quantizer.global_quantizer.encode(
         global_vector.unsqueeze(1)).squeeze(1)
     return Tokens(global_tokens, semantic, paralinguistic,

@@ -125,6 +125,12 @@ class UniCodec(nn.Module):
     teacher_forcing : float
         In training, the share of batches whose harmonic source takes the analysed
         log-F0 instead of the decoder's prediction (a source-filter decoder only).
+    class_spectrum : ClassSpectrum, optional
+        G's class spectra (:class:`~unicodec.lobes.class_spectrum.ClassSpectrum`): the
+        utterance's spectrum of each class of S codes, measured once S is coded and put
+        into G's vector between the long-term spectrum and the pitch level, for G's
+        quantizer to code as scalar tokens; the decoder applies each frame's class's.
+        Its classes follow S's codebook in training.
 
     Example
     -------
@@ -159,7 +165,7 @@ class UniCodec(nn.Module):
 
     def __init__(
         self, encoder, global_encoder, quantizer, decoder, sample_rate=16000, prosody=None,
-        teacher_forcing=0.0,
+        teacher_forcing=0.0, class_spectrum=None,
     ):
         super().__init__()
         if getattr(quantizer, "prosody_dim", 0) and prosody is None:
@@ -188,16 +194,27 @@ class UniCodec(nn.Module):
                 "global_encoder, the global quantizer and the decoder's global condition "
                 f"must all be present or all absent, got {with_global}"
             )
+        class_dim = 0 if class_spectrum is None else class_spectrum.dim
         spectrum = [
             getattr(global_encoder, "spectrum_coefficients", 0),
-            getattr(getattr(quantizer, "global_quantizer", None), "spectrum_dim", 0),
+            getattr(getattr(quantizer, "global_quantizer", None), "spectrum_dim", 0) - class_dim,
             getattr(decoder, "spectrum_coefficients", 0),
         ]
         if len(set(spectrum)) != 1 or (spectrum[0] and not global_encoder.pitch_level):
             raise ValueError(
                 "G's spectrum tokens: the global encoder's spectrum_coefficients, the global "
-                "quantizer's spectrum_dim and the decoder's spectrum_coefficients must be "
-                f"equal (got {spectrum}), and they need the global encoder's pitch_level"
+                "quantizer's spectrum_dim (less the class spectra's values) and the "
+                f"decoder's spectrum_coefficients must be equal (got {spectrum}), and they "
+                "need the global encoder's pitch_level"
+            )
+        classes = (getattr(decoder, "spectrum_classes", 0),
+                   getattr(decoder, "class_coefficients", 0))
+        wanted = (0, 0) if class_spectrum is None else (
+            class_spectrum.num_classes, class_spectrum.coefficients)
+        if classes != wanted or (class_spectrum is not None and not spectrum[0]):
+            raise ValueError(
+                f"class spectra: the decoder's (spectrum_classes, class_coefficients) {classes} "
+                f"must be the class_spectrum's {wanted}, and they need G's spectrum tokens"
             )
         self.encoder = encoder
         self.global_encoder = global_encoder
@@ -206,6 +223,7 @@ class UniCodec(nn.Module):
         self.sample_rate = sample_rate
         self.prosody = prosody
         self.teacher_forcing = teacher_forcing
+        self.class_spectrum = class_spectrum
 
     @property
     def hop_length(self):
@@ -280,6 +298,33 @@ class UniCodec(nn.Module):
             parts.insert(0, self.global_encoder.spectrum(wav, lens).to(global_vector.dtype))
         return torch.cat([global_vector[:, : -1 - (k if len(parts) == 2 else 0)], *parts], -1)
 
+    def _with_class_spectra(self, global_vector, wav, lens, frames, num_frames):
+        """G's vector with the class spectra of ``wav`` (its S codes from ``frames``)
+        put in before the pitch level (unchanged without class spectra)."""
+        if self.class_spectrum is None:
+            return global_vector
+        semantic = self.quantizer.semantic_quantizer
+        if self.training:
+            self.class_spectrum.update(semantic.stage_vectors(0))
+        codes = semantic.encode(frames, frame_mask(num_frames, frames.shape[1]))
+        return self.with_class_spectra(global_vector, wav, lens, codes)
+
+    def with_class_spectra(self, global_vector, wav, lens, semantic_tokens):
+        """The global encoder's vectors ``[B, Dg']`` with the class spectra of the padded
+        batch ``wav`` (``pad_batch``'s), whose S tokens are ``semantic_tokens``, put in
+        before the pitch level: the vectors G's quantizer codes (unchanged without class
+        spectra)."""
+        if self.class_spectrum is None:
+            return global_vector
+        values = self.class_spectrum(wav, lens, semantic_tokens).to(global_vector.dtype)
+        return torch.cat([global_vector[:, :-1], values, global_vector[:, -1:]], -1)
+
+    def _classes(self, semantic_tokens):
+        """Each frame's class of S code, for the decoder (None without class spectra)."""
+        if self.class_spectrum is None:
+            return None
+        return self.class_spectrum.classes(semantic_tokens)
+
     def _frames(self, wav, lens, num_samples, level=None):
         frames = self.encoder(wav, lens) if level is None else self.encoder(wav, lens, level)
         return frames, frames_for_samples(num_samples, self.hop_length)
@@ -322,6 +367,7 @@ class UniCodec(nn.Module):
                 self._global_vector(ref, ref_lens), analysis, wav, lens
             )
         frames, num_frames = self._frames(wav, lens, num_samples)
+        global_vector = self._with_class_spectra(global_vector, wav, lens, frames, num_frames)
         quantized = self.quantizer(frames, num_frames, global_vector, prosody=features)
         log_f0 = None
         if (
@@ -335,6 +381,7 @@ class UniCodec(nn.Module):
             quantized.global_vector,
             quantized.semantic_mask,
             log_f0=log_f0,
+            classes=self._classes(quantized.semantic_tokens),
         )
         out = out[:, :length] * frame_mask(num_samples, length).to(out.dtype)
         return CodecOutput(
@@ -365,6 +412,7 @@ class UniCodec(nn.Module):
         analysis, features = self._analyse(wav, lens)
         global_vector = self._global_vector(wav, lens, analysis)
         frames, num_frames = self._frames(wav, lens, num_samples, level)
+        global_vector = self._with_class_spectra(global_vector, wav, lens, frames, num_frames)
         g, s, p = self.quantizer.quantize(
             frames, num_frames, global_vector, num_paralinguistic, prosody=features
         )
@@ -395,7 +443,8 @@ class UniCodec(nn.Module):
         stride = self.quantizer.paralinguistic_stride
         para_frames = torch.div(num_frames + stride - 1, stride, rounding_mode="floor")
         p = p * frame_mask(para_frames, p.shape[1]).unsqueeze(-1).to(p.dtype)
-        out = self.decoder(s * mask.unsqueeze(-1).to(s.dtype), p, g, mask)
+        out, _ = self.decoder.decode(s * mask.unsqueeze(-1).to(s.dtype), p, g, mask,
+                                     classes=self._classes(tokens.semantic_tokens))
         total = int(tokens.num_samples.max())
         return out[:, :total] * frame_mask(tokens.num_samples, total).to(out.dtype)
 

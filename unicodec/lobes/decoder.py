@@ -107,13 +107,18 @@ class SourceFilterHead(nn.Module):
             return_complex=True,
         )
 
-    def forward(self, x, harmonic, noise, offset=None):
+    def forward(self, x, harmonic, noise, offset=None, adjust=None):
         """Waveform ``[B, T * hop_length]`` of frames ``[B, T, dim]`` and excitations;
-        ``offset`` ``[B, n_fft + 2]``, when given, is added to every frame's log gains."""
+        ``offset`` ``[B, n_fft + 2]``, when given, is added to every frame's log gains
+        (``[B, T, n_fft + 2]``: each frame's own), after ``adjust`` (a function of the
+        learned log gains ``[B, T, n_fft + 2]``, when given)."""
         with torch.autocast(x.device.type, enabled=False):
             log_gains = self.proj(x.float())
+            if adjust is not None:
+                log_gains = adjust(log_gains)
             if offset is not None:
-                log_gains = log_gains + offset.float().unsqueeze(1)
+                offset = offset.float()
+                log_gains = log_gains + (offset.unsqueeze(1) if offset.dim() == 2 else offset)
             gains = log_gains.transpose(1, 2).clamp(max=8.0).exp()
             harmonic_gain, noise_gain = gains.chunk(2, dim=1)
             frames = x.shape[1]
@@ -259,6 +264,16 @@ class FusionDecoder(nn.Module):
         Also add a projection of G to the fused S+P frames before the blocks, so that the
         first block's convolutions mix the voice with the content (the adaptive layer
         norms only scale and shift each channel).
+    spectrum_classes, class_coefficients : int
+        G's class spectra (:class:`~unicodec.lobes.class_spectrum.ClassSpectrum`: the
+        utterance's spectrum of each of ``spectrum_classes`` classes of S codes,
+        ``class_coefficients`` cepstral coefficients each, relative to the long-term
+        spectrum, between the spectrum tokens and the pitch level): each frame's log gains
+        also take the spectrum of its class (``classes``, given to :meth:`decode`), and
+        what the learned gains add is made the same for every class (their class means
+        less their utterance mean, in the span of those coefficients, are taken out), so
+        that how the classes differ in the output is what G says.
+        Needs ``spectrum_coefficients`` >= ``class_coefficients``.
 
     Example
     -------
@@ -290,8 +305,20 @@ class FusionDecoder(nn.Module):
         spectrum_coefficients=0,
         spectrum_mels=None,
         global_input=False,
+        spectrum_classes=0,
+        class_coefficients=0,
     ):
         super().__init__()
+        if bool(spectrum_classes) != bool(class_coefficients) or (
+            class_coefficients > spectrum_coefficients
+        ):
+            raise ValueError(
+                f"class spectra ({spectrum_classes} classes x {class_coefficients} "
+                "coefficients) need both numbers, and spectrum_coefficients "
+                f"({spectrum_coefficients}) >= class_coefficients"
+            )
+        self.spectrum_classes = spectrum_classes
+        self.class_coefficients = class_coefficients
         if spectrum_coefficients and (source is None or not global_dim):
             raise ValueError("spectrum_coefficients need a source and a global vector")
         if global_input and not global_dim:
@@ -336,6 +363,9 @@ class FusionDecoder(nn.Module):
                 basis = spectrum_basis(spectrum_coefficients, source.sample_rate, n_fft=n_fft,
                                        n_mels=mels["n_mels"], mel_n_fft=mels["n_fft"])
                 self.register_buffer("spectrum_basis", basis, persistent=False)
+                if class_coefficients:
+                    pinv = torch.linalg.pinv(basis[:class_coefficients].double()).float()
+                    self.register_buffer("class_pinv", pinv, persistent=False)
             self.pitch = PitchPredictor(
                 paralinguistic_dim, global_dim or 0, dim, f0_bias=f0_bias,
                 explicit=explicit_pitch, global_center=global_pitch_center,
@@ -363,7 +393,8 @@ class FusionDecoder(nn.Module):
         """
         return self.decode(semantic, paralinguistic, global_vector, mask)[0]
 
-    def decode(self, semantic, paralinguistic, global_vector, mask=None, log_f0=None):
+    def decode(self, semantic, paralinguistic, global_vector, mask=None, log_f0=None,
+               classes=None):
         """Decodes a batch; returns the waveform and the predicted pitch.
 
         Arguments
@@ -373,6 +404,8 @@ class FusionDecoder(nn.Module):
         log_f0 : torch.Tensor, optional
             ``[B, Ts]`` log-F0 the harmonic source uses instead of the predicted one
             (teacher forcing in training).
+        classes : torch.Tensor, optional
+            ``[B, Ts]`` long: each frame's class of S code (with ``spectrum_classes``).
 
         Returns
         -------
@@ -420,17 +453,49 @@ class FusionDecoder(nn.Module):
         pitch = self.pitch(pitch_frames, global_vector)
         source_f0 = pitch[..., 0].detach() if log_f0 is None else log_f0
         harmonic, noise = self.source(source_f0[:, :length])
-        return self.head(x, harmonic, noise, self._global_gains(global_vector)), pitch
+        gains = self._global_gains(global_vector, classes, length)
+        adjust = None
+        if self.spectrum_classes:
+            def adjust(log_gains):
+                return self._same_for_every_class(log_gains, classes[:, :length], mask)
+        return self.head(x, harmonic, noise, gains, adjust), pitch
 
-    def _global_gains(self, global_vector):
-        """Log gains ``[B, n_fft + 2]`` (harmonic, noise) every frame takes from G's spectrum
-        tokens, or None."""
+    def _same_for_every_class(self, log_gains, classes, mask):
+        """``log_gains`` ``[B, T, 2F]`` less, on each frame, how its class's mean differs
+        from the utterance's mean (over the valid frames of ``mask``), in the span of the
+        class spectra's coefficients."""
+        weight = mask.to(log_gains.dtype)
+        onehot = F.one_hot(classes.long(), self.spectrum_classes).to(log_gains.dtype)
+        onehot = onehot * weight[..., None]
+        count = onehot.sum(1)[..., None]  # [B, K, 1]
+        class_mean = torch.einsum("btk,btf->bkf", onehot, log_gains) / count.clamp(min=1)
+        mean = (log_gains * weight[..., None]).sum(1) / weight.sum(1)[:, None].clamp(min=1)
+        difference = (class_mean - mean[:, None]) * (count > 0)
+        bins = log_gains.shape[-1] // 2  # harmonic, noise
+        coefficients = difference.unflatten(-1, (2, bins)) @ self.class_pinv  # [B, K, 2, C]
+        shape = (coefficients @ self.spectrum_basis[: self.class_coefficients]).flatten(2)
+        index = classes.long()[..., None].expand(-1, -1, shape.shape[-1])
+        return log_gains - shape.gather(1, index)
+
+    def _global_gains(self, global_vector, classes=None, length=None):
+        """Log gains (harmonic, noise) from G's spectrum tokens: ``[B, n_fft + 2]`` for
+        every frame, ``[B, length, n_fft + 2]`` with class spectra; or None."""
         if not self.spectrum_coefficients:
             return None
         k = self.spectrum_coefficients
+        n = self.spectrum_classes * self.class_coefficients
         with torch.autocast(global_vector.device.type, enabled=False):
-            coefficients = global_vector[:, -1 - k:-1].float() / SPECTRUM_SCALE
-            half = 0.5 * coefficients @ self.spectrum_basis  # log power -> log magnitude
+            values = global_vector[:, -1 - k - n:-1].float() / SPECTRUM_SCALE
+            log_power = values[:, :k] @ self.spectrum_basis
+            if n:
+                if classes is None:
+                    raise ValueError("a decoder with class spectra needs each frame's class")
+                c = self.class_coefficients
+                table = values[:, k:].unflatten(1, (self.spectrum_classes, c))
+                index = classes[:, :length, None].long().expand(-1, -1, c)
+                frame = table.gather(1, index) @ self.spectrum_basis[:c]
+                log_power = log_power[:, None] + frame
+            half = 0.5 * log_power  # log power -> log magnitude
             return torch.cat([half, half], -1)
 
 

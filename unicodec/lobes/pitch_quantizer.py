@@ -52,7 +52,8 @@ class PitchLevelQuantizer(nn.Module):
     spectrum_step : float
         Step of the spectrum tokens.
     spectrum_center : list of float, optional
-        Centre of each spectrum token (zeros when omitted).
+        Centre of each spectrum token; tokens beyond the list's (all, when omitted) are
+        centred at zero.
     **vq_kwargs
         Arguments of the residual VQ (``ema``, ``decay``, ``kmeans_samples``, ...).
 
@@ -85,11 +86,13 @@ class PitchLevelQuantizer(nn.Module):
                  log_f0_min=math.log(50.0), log_f0_max=math.log(550.0), center=5.0,
                  spectrum_dim=0, spectrum_step=0.5, spectrum_center=None, **vq_kwargs):
         super().__init__()
-        if spectrum_center is not None and len(spectrum_center) != spectrum_dim:
+        spectrum_center = list(spectrum_center or [])
+        if len(spectrum_center) > spectrum_dim:
             raise ValueError(
                 f"spectrum_center has {len(spectrum_center)} values, spectrum_dim is "
                 f"{spectrum_dim}"
             )
+        spectrum_center += [0.0] * (spectrum_dim - len(spectrum_center))
         self.input_dim = input_dim
         self.levels = codebook_size
         self.log_min, self.log_max, self.center = log_f0_min, log_f0_max, center
@@ -97,7 +100,7 @@ class PitchLevelQuantizer(nn.Module):
         self.spectrum_step = spectrum_step
         self.register_buffer(
             "spectrum_center",
-            torch.tensor(spectrum_center or [0.0] * spectrum_dim, dtype=torch.float32),
+            torch.tensor(spectrum_center, dtype=torch.float32),
             persistent=False,
         )
         self.vectors = ResidualVectorQuantizer(
