@@ -4,11 +4,13 @@ The voice an utterance is heard in is not only its overall spectrum (G's long-te
 spectrum tokens) but how each of its sounds is shaped: the formants of this speaker's
 vowels, the colour of their fricatives. The S codes are grouped into a few classes
 (k-means of S's codebook, so that a class holds similar sounds); for each class the
-utterance's mean log mel power over the frames whose S code falls in it is taken, as
-cepstral coefficients relative to the utterance's long-term spectrum. Coded in G as
+utterance's mean log mel power over the frames whose S code falls in it is taken, less
+the mean over all its frames, as cepstral coefficients. Coded in G as
 scalar tokens (beside the long-term spectrum's), they reach the decoder, which adds to
-each frame's log gains the spectrum of that frame's class: its filter is then learned
-relative to how this speaker realises that class, not to the training voices' average.
+each frame's log gains the spectrum of that frame's class and keeps its learned gains
+from making the classes differ (:class:`~unicodec.lobes.decoder.FusionDecoder`'s
+``spectrum_classes``): how the classes differ in its output is how this speaker's do,
+not how the training voices' do.
 
 Both sides take a frame's class from its S code alone, so what the encoder measured is
 what the decoder applies; a class with no frame in the utterance has zero offsets.

@@ -267,8 +267,8 @@ class FusionDecoder(nn.Module):
     spectrum_classes, class_coefficients : int
         G's class spectra (:class:`~unicodec.lobes.class_spectrum.ClassSpectrum`: the
         utterance's spectrum of each of ``spectrum_classes`` classes of S codes,
-        ``class_coefficients`` cepstral coefficients each, relative to the long-term
-        spectrum, between the spectrum tokens and the pitch level): each frame's log gains
+        ``class_coefficients`` cepstral coefficients each, relative to the utterance's
+        mean, between the spectrum tokens and the pitch level): each frame's log gains
         also take the spectrum of its class (``classes``, given to :meth:`decode`), and
         what the learned gains add is made the same for every class (their class means
         less their utterance mean, in the span of those coefficients, are taken out), so
