@@ -44,10 +44,15 @@ def padded_batch(signals):
     return batch, torch.tensor([s.shape[0] / longest for s in signals])
 
 
+# hparams/models/unicodec_cpu.yaml: S, P's pitch token and learned code, then G's 119
+# tokens (the level, 20 long-term spectrum, 8 x 12 class spectra, 2 learned)
+COLUMNS = 3 + 119
+
+
 def test_layout_of_the_shipped_model(tokenizer):
     assert tokenizer.sample_rate == 16000
-    assert tokenizer.describe() == "S 0, P 1-2, G 3-25"
-    assert tokenizer.num_columns == 26 and tokenizer.vocab_size == 256
+    assert tokenizer.describe() == f"S 0, P 1-2, G 3-{COLUMNS - 1}"
+    assert tokenizer.num_columns == COLUMNS and tokenizer.vocab_size == 256
 
 
 def test_extraction_as_dasb_does_it(tokenizer):
@@ -58,7 +63,7 @@ def test_extraction_as_dasb_does_it(tokenizer):
     signals = [resample(s) for s in originals]
     x, lengths = padded_batch(signals)
     tokens = tokenizer.sig_to_tokens(x, lengths, num_codebooks=tokenizer.num_columns)
-    assert tokens.dtype == torch.long and tokens.shape[-1] == 26
+    assert tokens.dtype == torch.long and tokens.shape[-1] == COLUMNS
     n = tokens.shape[1]
     assert n == -(-x.shape[1] // tokenizer.hop_length)
     kept = undo_padding(tokens, lengths)
@@ -79,7 +84,7 @@ def test_column_selection(tokenizer):
     full = tokenizer.sig_to_tokens(x)
     assert torch.equal(tokenizer.sig_to_tokens(x, num_codebooks=1), full[..., :1])
     assert torch.equal(tokenizer.sig_to_tokens(x, num_codebooks=[0, 3]), full[..., [0, 3]])
-    for bad in (0, 27, [26]):
+    for bad in (0, COLUMNS + 1, [COLUMNS]):
         with pytest.raises(ValueError, match="num_codebooks"):
             tokenizer.sig_to_tokens(x, num_codebooks=bad)
 
@@ -89,7 +94,7 @@ def test_pretrained_embeddings_rows_are_the_codebooks(tokenizer):
     looks up, summed per stream, are the codec's dequantized vectors."""
     vocab, k = tokenizer.vocab_size, tokenizer.num_columns
     table = tokenizer.get_pretrained_embeddings(vocab, k)
-    assert table.shape == (k * vocab, 149)  # the widest vector: G (128 + 20 + 1)
+    assert table.shape == (k * vocab, 245)  # the widest vector: G (128 + 20 + 96 + 1)
     x = speechlike(16000, 4)[None]
     tokens = tokenizer.sig_to_tokens(x)
     offsets = torch.arange(0, k * vocab, vocab)
@@ -113,13 +118,13 @@ def test_pretrained_embeddings_rows_are_the_codebooks(tokenizer):
 def test_tokens_to_sig_on_random_valid_tokens(tokenizer):
     """Tokens a language model might predict: any index below vocab_size decodes."""
     generator = torch.Generator().manual_seed(0)
-    tokens = torch.randint(0, tokenizer.vocab_size, (2, 37, 26), generator=generator)
+    tokens = torch.randint(0, tokenizer.vocab_size, (2, 37, COLUMNS), generator=generator)
     wav = tokenizer.tokens_to_sig(tokens)
     assert wav.shape == (2, 37 * tokenizer.hop_length) and torch.isfinite(wav).all()
     # S alone (no P, no G columns): a neutral voice, still a waveform
     assert tokenizer.tokens_to_sig(tokens[..., :1]).shape == (2, 37 * tokenizer.hop_length)
     with pytest.raises(ValueError, match="columns"):
-        tokenizer.tokens_to_sig(torch.zeros(1, 5, 27, dtype=torch.long))
+        tokenizer.tokens_to_sig(torch.zeros(1, 5, COLUMNS + 1, dtype=torch.long))
 
 
 def test_round_trip_and_majority_global(tokenizer):
@@ -201,4 +206,4 @@ def test_valid_frames_round_as_undo_padding_does(tokenizer):
     assert kept.shape[0] == 4 and alone.shape[0] == 4
     assert torch.equal(kept, alone)
     short = tokenizer.sig_to_tokens(torch.randn(1, 200) * 0.1)  # shorter than one frame
-    assert short.shape == (1, 1, 26)
+    assert short.shape == (1, 1, COLUMNS)
