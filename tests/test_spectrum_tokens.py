@@ -98,6 +98,13 @@ def test_training_codes_the_rebuilt_crops_spectrum_not_the_references():
         torch.cat([measured, torch.zeros(2, n)], -1)))[:, :k]
     torch.testing.assert_close(coded, expected / SPECTRUM_SCALE + quantizer.spectrum_center[:k])
     assert (coded - encoder.spectrum(bright, torch.ones(2))).abs().max() > 5.0
+    if n:  # the class spectra too are the rebuilt crop's, classed by its own S codes
+        # (from the second step: the first classes S's codes before S's k-means start)
+        out = codec(dark, reference=bright)
+        classes = out.quantized.global_vector[:, -1 - n:-1] / SPECTRUM_SCALE
+        measured = codec.class_spectrum(dark, torch.ones(2), out.quantized.semantic_tokens)
+        assert (classes - measured).abs().max() <= 0.5 * quantizer.spectrum_step + 1e-4
+        assert measured.abs().max() > 1.0  # not the zeros of absent classes alone
 
 
 def test_codec_names_spectrum_parts_that_disagree():

@@ -57,8 +57,8 @@ class ClassSpectrum(nn.Module):
     >>> values = spectra(torch.randn(2, 16000), torch.tensor([1.0, 0.6]), codes)
     >>> values.shape  # 4 classes x 6 coefficients per utterance
     torch.Size([2, 24])
-    >>> spectra.frame_offsets(values, codes).shape  # each frame: its class's spectrum
-    torch.Size([2, 50, 6])
+    >>> spectra.classes(codes).shape  # each frame's class, as the decoder takes it
+    torch.Size([2, 50])
     """
 
     def __init__(self, num_classes=8, coefficients=12, codebook_size=256, sample_rate=16000,
@@ -146,9 +146,3 @@ class ClassSpectrum(nn.Module):
             values = values * (class_frames[..., None] > 0)
         return values.flatten(1).to(wav.dtype)
 
-    def frame_offsets(self, values, codes):
-        """Each frame's class spectrum ``[B, T, coefficients]`` from the utterance's
-        ``values`` ``[B, num_classes * coefficients]`` and the frames' S ``codes``."""
-        table = values.unflatten(1, (self.num_classes, self.coefficients))
-        index = self.classes(codes)[..., None].expand(-1, -1, self.coefficients)
-        return table.gather(1, index)
