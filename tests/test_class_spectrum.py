@@ -222,3 +222,65 @@ def test_long_inputs_coded_in_windows_keep_the_class_spectra():
     steps = (windowed.global_tokens[:, classes] - one_shot.global_tokens[:, classes]).abs()
     assert steps.max() <= 1, steps
     assert torch.isfinite(interface.decode_batch(windowed)).all()
+    codec.spectrum_passes = 2  # each window's spectra corrected towards the whole file's G
+    assert torch.isfinite(interface.decode_batch(windowed)).all()
+
+
+def test_spectrum_passes_bring_the_output_to_gs_spectra():
+    """Decoding passes that re-measure the output pull its long-term and class spectra
+    towards the values G codes, even from an untrained decoder far from them."""
+    torch.manual_seed(0)
+    codec = tiny_codec_with_class_spectra()
+    wav, _ = two_sounds()
+    codec.train()
+    codec(wav.repeat(2, 1), reference=wav.repeat(2, 1)[:, :8000])
+    codec.eval()
+    errors = []
+    with torch.no_grad():
+        tokens = codec.encode(wav)
+        g = codec.quantizer.dequantize(tokens.global_tokens, tokens.semantic_tokens,
+                                       tokens.paralinguistic_tokens)[0]
+        for passes in (0, 2):
+            codec.spectrum_passes = passes
+            rebuilt = codec.decode(tokens)
+            errors.append(codec._spectrum_error(rebuilt, tokens, g).abs().mean())
+    assert errors[1] < 0.5 * errors[0], errors
+
+
+def test_spectrum_passes_need_spectrum_tokens():
+    from unicodec.lobes.codec import UniCodec
+
+    codec = tiny_codec_with_class_spectra()
+    with pytest.raises(ValueError, match="spectrum_passes"):
+        UniCodec(codec.encoder, codec.global_encoder, codec.quantizer, codec.decoder,
+                 prosody=codec.prosody, class_spectrum=codec.class_spectrum,
+                 spectrum_passes=-1)
+    with pytest.raises(ValueError, match="spectrum_offset"):
+        codec.decoder._global_gains(torch.zeros(1, 8 + 3 * C + 1), torch.zeros(1, 4).long(),
+                                    4, offset=torch.zeros(1, 3))
+
+
+def test_shipped_cpu_model_corrects_its_spectra_when_decoding():
+    """The embedded default decodes with spectrum passes, and they bring its output's
+    long-term and class spectra closer to G's than one pass does."""
+    import os
+
+    from hyperpyyaml import load_hyperpyyaml
+
+    root = os.path.join(os.path.dirname(__file__), "..")
+    with open(os.path.join(root, "hparams", "models", "unicodec_cpu.yaml")) as f:
+        codec = load_hyperpyyaml(f)["codec"]
+    assert codec.spectrum_passes == 2
+    wav, _ = two_sounds(1.5)
+    codec.train()
+    codec(wav.repeat(2, 1), reference=wav.repeat(2, 1)[:, :8000])
+    codec.eval()
+    errors = []
+    with torch.no_grad():
+        tokens = codec.encode(wav)
+        g = codec.quantizer.dequantize(tokens.global_tokens, tokens.semantic_tokens,
+                                       tokens.paralinguistic_tokens)[0]
+        for passes in (0, 2):
+            codec.spectrum_passes = passes
+            errors.append(codec._spectrum_error(codec.decode(tokens), tokens, g).abs().mean())
+    assert errors[1] < 0.5 * errors[0], errors

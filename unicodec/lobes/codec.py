@@ -19,6 +19,7 @@ from unicodec.lengths import (
 )
 from unicodec.lobes.global_encoder import NoGlobalEncoder
 from unicodec.lobes.multiscale_quantizer import QuantizerOutput
+from unicodec.lobes.pitch_quantizer import SPECTRUM_SCALE
 from unicodec.tokens import Tokens
 
 
@@ -131,6 +132,14 @@ class UniCodec(nn.Module):
         into G's vector between the long-term spectrum and the pitch level, for G's
         quantizer to code as scalar tokens; the decoder applies each frame's class's.
         Its classes follow S's codebook in training.
+    spectrum_passes : int
+        Decoding passes after the first that correct the output's spectrum towards G's
+        (needs G's spectrum tokens): each measures the long-term spectrum (as the global
+        encoder does) and the class spectra of the waveform it has, and adds their
+        differences from G's coded values to the spectrum the decoder's head applies
+        (``FusionDecoder.decode``'s ``spectrum_offset``), so what the listener gets is the
+        spectrum G holds rather than the decoder's approximation of it. Each pass costs
+        one more decoding. Inference only (:meth:`decode`); training decodes once.
 
     Example
     -------
@@ -165,7 +174,7 @@ class UniCodec(nn.Module):
 
     def __init__(
         self, encoder, global_encoder, quantizer, decoder, sample_rate=16000, prosody=None,
-        teacher_forcing=0.0, class_spectrum=None,
+        teacher_forcing=0.0, class_spectrum=None, spectrum_passes=0,
     ):
         super().__init__()
         if getattr(quantizer, "prosody_dim", 0) and prosody is None:
@@ -216,6 +225,12 @@ class UniCodec(nn.Module):
                 f"class spectra: the decoder's (spectrum_classes, class_coefficients) {classes} "
                 f"must be the class_spectrum's {wanted}, and they need G's spectrum tokens"
             )
+        if spectrum_passes < 0 or (spectrum_passes and not spectrum[0]):
+            raise ValueError(
+                f"spectrum_passes ({spectrum_passes}) must be >= 0, and correct G's "
+                "spectrum tokens: the model needs spectrum_coefficients"
+            )
+        self.spectrum_passes = int(spectrum_passes)
         self.encoder = encoder
         self.global_encoder = global_encoder
         self.quantizer = quantizer
@@ -443,10 +458,36 @@ class UniCodec(nn.Module):
         stride = self.quantizer.paralinguistic_stride
         para_frames = torch.div(num_frames + stride - 1, stride, rounding_mode="floor")
         p = p * frame_mask(para_frames, p.shape[1]).unsqueeze(-1).to(p.dtype)
-        out, _ = self.decoder.decode(s * mask.unsqueeze(-1).to(s.dtype), p, g, mask,
-                                     classes=self._classes(tokens.semantic_tokens))
+        s = s * mask.unsqueeze(-1).to(s.dtype)
+        classes = self._classes(tokens.semantic_tokens)
+        out, _ = self.decoder.decode(s, p, g, mask, classes=classes)
+        offset = None
+        for _ in range(self.spectrum_passes):
+            with torch.no_grad():
+                offset = self._spectrum_error(out, tokens, g, offset)
+            out, _ = self.decoder.decode(s, p, g, mask, classes=classes,
+                                         spectrum_offset=offset)
         total = int(tokens.num_samples.max())
         return out[:, :total] * frame_mask(tokens.num_samples, total).to(out.dtype)
+
+    def _spectrum_error(self, out, tokens, global_vector, offset=None):
+        """``offset`` (zeros when None) plus how far the spectrum values of the decoded
+        batch ``out`` ``[B, Ts * hop]`` (the long-term spectrum's coefficients, then the
+        class spectra's) fall short of G's coded ones (``global_vector``, dequantized)."""
+        total = out.shape[1]
+        out = out.float() * frame_mask(tokens.num_samples, total).to(out.device)
+        lens = tokens.num_samples.to(out.device).float() / total
+        k = self.decoder.spectrum_coefficients
+        n = self.decoder.spectrum_classes * self.decoder.class_coefficients
+        measured = self.global_encoder.spectrum(out, lens)
+        if n:
+            classes = self.class_spectrum(out, lens, tokens.semantic_tokens)
+            measured = torch.cat([measured, classes], -1)
+        # the spectrum tokens hold each value less its centre
+        measured = measured - self.quantizer.global_quantizer.spectrum_center
+        coded = global_vector[:, -1 - k - n:-1].float() / SPECTRUM_SCALE
+        error = coded - measured
+        return error if offset is None else offset + error
 
     def bitrate(self, duration=None, num_paralinguistic=None):
         """Bits per second of the tokens.

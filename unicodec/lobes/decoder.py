@@ -394,7 +394,7 @@ class FusionDecoder(nn.Module):
         return self.decode(semantic, paralinguistic, global_vector, mask)[0]
 
     def decode(self, semantic, paralinguistic, global_vector, mask=None, log_f0=None,
-               classes=None):
+               classes=None, spectrum_offset=None):
         """Decodes a batch; returns the waveform and the predicted pitch.
 
         Arguments
@@ -406,6 +406,12 @@ class FusionDecoder(nn.Module):
             (teacher forcing in training).
         classes : torch.Tensor, optional
             ``[B, Ts]`` long: each frame's class of S code (with ``spectrum_classes``).
+        spectrum_offset : torch.Tensor, optional
+            ``[B, spectrum_coefficients + spectrum_classes * class_coefficients]`` added
+            to G's spectrum values (the long-term spectrum's coefficients, then the class
+            spectra's) where the head applies them, and nowhere else: the network's
+            input and conditions stay G's (a correction, :meth:`UniCodec.decode`'s
+            ``spectrum_passes``).
 
         Returns
         -------
@@ -453,7 +459,7 @@ class FusionDecoder(nn.Module):
         pitch = self.pitch(pitch_frames, global_vector)
         source_f0 = pitch[..., 0].detach() if log_f0 is None else log_f0
         harmonic, noise = self.source(source_f0[:, :length])
-        gains = self._global_gains(global_vector, classes, length)
+        gains = self._global_gains(global_vector, classes, length, spectrum_offset)
         adjust = None
         if self.spectrum_classes:
             def adjust(log_gains):
@@ -477,15 +483,24 @@ class FusionDecoder(nn.Module):
         index = classes.long()[..., None].expand(-1, -1, shape.shape[-1])
         return log_gains - shape.gather(1, index)
 
-    def _global_gains(self, global_vector, classes=None, length=None):
-        """Log gains (harmonic, noise) from G's spectrum tokens: ``[B, n_fft + 2]`` for
-        every frame, ``[B, length, n_fft + 2]`` with class spectra; or None."""
-        if not self.spectrum_coefficients:
-            return None
+    def _global_gains(self, global_vector, classes=None, length=None, offset=None):
+        """Log gains (harmonic, noise) from G's spectrum tokens (plus ``offset``):
+        ``[B, n_fft + 2]`` for every frame, ``[B, length, n_fft + 2]`` with class
+        spectra; or None."""
         k = self.spectrum_coefficients
         n = self.spectrum_classes * self.class_coefficients
+        if not k:
+            if offset is not None:
+                raise ValueError("spectrum_offset needs G's spectrum tokens")
+            return None
         with torch.autocast(global_vector.device.type, enabled=False):
             values = global_vector[:, -1 - k - n:-1].float() / SPECTRUM_SCALE
+            if offset is not None:
+                if offset.shape != values.shape:
+                    raise ValueError(
+                        f"spectrum_offset {tuple(offset.shape)}: expected {tuple(values.shape)}"
+                    )
+                values = values + offset.float()
             log_power = values[:, :k] @ self.spectrum_basis
             if n:
                 if classes is None:
