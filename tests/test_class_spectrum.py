@@ -226,12 +226,9 @@ def test_long_inputs_coded_in_windows_keep_the_class_spectra():
     assert torch.isfinite(interface.decode_batch(windowed)).all()
 
 
-def test_spectrum_passes_bring_the_output_to_gs_spectra():
-    """Decoding passes that re-measure the output pull its long-term and class spectra
-    towards the values G codes, even from an untrained decoder far from them."""
-    torch.manual_seed(0)
-    codec = tiny_codec_with_class_spectra()
-    wav, _ = two_sounds()
+def spectrum_errors(codec, wav):
+    """Mean distance of the decoded spectra from G's after one pass and after two more
+    (the classes following S after one training step)."""
     codec.train()
     codec(wav.repeat(2, 1), reference=wav.repeat(2, 1)[:, :8000])
     codec.eval()
@@ -242,12 +239,20 @@ def test_spectrum_passes_bring_the_output_to_gs_spectra():
                                        tokens.paralinguistic_tokens)[0]
         for passes in (0, 2):
             codec.spectrum_passes = passes
-            rebuilt = codec.decode(tokens)
-            errors.append(codec._spectrum_error(rebuilt, tokens, g).abs().mean())
+            errors.append(codec._spectrum_error(codec.decode(tokens), tokens, g).abs().mean())
+    return errors
+
+
+def test_spectrum_passes_bring_the_output_to_gs_spectra():
+    """Decoding passes that re-measure the output pull its long-term and class spectra
+    towards the values G codes, even from an untrained decoder far from them."""
+    torch.manual_seed(0)
+    errors = spectrum_errors(tiny_codec_with_class_spectra(), two_sounds()[0])
     assert errors[1] < 0.5 * errors[0], errors
 
 
 def test_spectrum_passes_need_spectrum_tokens():
+    from conftest import build_tiny_codec
     from unicodec.lobes.codec import UniCodec
 
     codec = tiny_codec_with_class_spectra()
@@ -255,7 +260,11 @@ def test_spectrum_passes_need_spectrum_tokens():
         UniCodec(codec.encoder, codec.global_encoder, codec.quantizer, codec.decoder,
                  prosody=codec.prosody, class_spectrum=codec.class_spectrum,
                  spectrum_passes=-1)
-    with pytest.raises(ValueError, match="spectrum_offset"):
+    plain = build_tiny_codec()  # no spectrum tokens: nothing to correct
+    with pytest.raises(ValueError, match="the model needs spectrum_coefficients"):
+        UniCodec(plain.encoder, plain.global_encoder, plain.quantizer, plain.decoder,
+                 prosody=plain.prosody, spectrum_passes=1)
+    with pytest.raises(ValueError, match=r"spectrum_offset \(1, 3\): expected \(1, 18\)"):
         codec.decoder._global_gains(torch.zeros(1, 8 + 3 * C + 1), torch.zeros(1, 4).long(),
                                     4, offset=torch.zeros(1, 3))
 
@@ -271,16 +280,5 @@ def test_shipped_cpu_model_corrects_its_spectra_when_decoding():
     with open(os.path.join(root, "hparams", "models", "unicodec_cpu.yaml")) as f:
         codec = load_hyperpyyaml(f)["codec"]
     assert codec.spectrum_passes == 2
-    wav, _ = two_sounds(1.5)
-    codec.train()
-    codec(wav.repeat(2, 1), reference=wav.repeat(2, 1)[:, :8000])
-    codec.eval()
-    errors = []
-    with torch.no_grad():
-        tokens = codec.encode(wav)
-        g = codec.quantizer.dequantize(tokens.global_tokens, tokens.semantic_tokens,
-                                       tokens.paralinguistic_tokens)[0]
-        for passes in (0, 2):
-            codec.spectrum_passes = passes
-            errors.append(codec._spectrum_error(codec.decode(tokens), tokens, g).abs().mean())
+    errors = spectrum_errors(codec, two_sounds(1.5)[0])
     assert errors[1] < 0.5 * errors[0], errors

@@ -24,6 +24,7 @@ import torchaudio
 from torch import nn
 
 from unicodec.lengths import frame_mask, relative_to_count
+from unicodec.lobes.codebook_ops import kmeans
 from unicodec.lobes.global_encoder import dct_matrix
 
 
@@ -104,11 +105,7 @@ class ClassSpectrum(nn.Module):
         if centers.shape != (self.num_classes, vectors.shape[1]):
             step = vectors.shape[0] // self.num_classes
             centers = vectors[::step][: self.num_classes].clone()
-        for _ in range(self.kmeans_iterations):
-            assign = torch.cdist(vectors, centers).argmin(1)
-            sums = torch.zeros_like(centers).index_add_(0, assign, vectors)
-            counts = torch.bincount(assign, minlength=self.num_classes)[:, None]
-            centers = torch.where(counts > 0, sums / counts.clamp(min=1), centers)
+        centers = kmeans(vectors, self.num_classes, self.kmeans_iterations, init=centers)
         self.centers = centers
         self.class_of_code = torch.cdist(vectors, centers).argmin(1)
 

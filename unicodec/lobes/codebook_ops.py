@@ -64,7 +64,7 @@ def _kmeans_plus_plus(samples, num_clusters):
         closest = torch.minimum(closest, (samples - centroids[index]).pow(2).sum(-1))
     return centroids
 
-def kmeans(samples, num_clusters, num_iters=10):
+def kmeans(samples, num_clusters, num_iters=10, init=None):
     """k-means (k-means++ seeding, then Lloyd iterations) on the rows of ``samples``.
 
     Arguments
@@ -76,6 +76,9 @@ def kmeans(samples, num_clusters, num_iters=10):
         Number of centroids.
     num_iters : int
         Lloyd iterations.
+    init : torch.Tensor, optional
+        ``[num_clusters, D]`` centroids to start from instead of the seeding (a
+        clustering that follows slowly moving samples).
 
     Returns
     -------
@@ -89,7 +92,9 @@ def kmeans(samples, num_clusters, num_iters=10):
     >>> sorted(round(v) for v in centroids[:, 0].tolist())
     [-5, 5]
     """
-    if samples.shape[0] >= num_clusters:
+    if init is not None:
+        centroids = init.clone()
+    elif samples.shape[0] >= num_clusters:
         centroids = _kmeans_plus_plus(samples, num_clusters)
     else:
         centroids = _sample_rows(samples, num_clusters).clone()
