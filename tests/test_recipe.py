@@ -188,7 +188,19 @@ def test_a_misspelt_loss_weight_stops_the_recipe(tiny_recipe, tmp_path):
                "--loss_weights", "{mel: 15.0, pich: 1.0}"]
     done = subprocess.run(command, env=_env(), capture_output=True, text=True, timeout=300)
     assert done.returncode != 0
-    assert "unknown term(s) 'pich'" in done.stdout + done.stderr
+    assert "unknown term(s) 'pich'" in done.stderr.strip().splitlines()[-1]
+    assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_a_missing_data_folder_stops_the_recipe_in_one_line(tmp_path):
+    missing = tmp_path / "no_such_corpus"
+    command = [sys.executable, TRAIN, os.path.join(ROOT, "hparams", "unicodec_cpu.yaml"),
+               "--data_folder", str(missing), "--output_folder", str(tmp_path / "run")]
+    done = subprocess.run(command, env=_env(), capture_output=True, text=True, timeout=300)
+    assert done.returncode != 0
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("train.py: error: ") and str(missing) in last
+    assert "Traceback" not in done.stdout + done.stderr
 
 
 def test_training_is_killed_and_resumes_without_repeating_work(tiny_recipe, tmp_path):

@@ -331,11 +331,14 @@ def main(argv):
         hyperparams_to_save=hparams_file,
         overrides=overrides,
     )
-    run_on_main(prepare_from_hparams, args=[hparams])
-    check_loss_weights(hparams["loss_weights"])
-    codec = hparams["codec"]
-    logger.info(f"UniCodec tokens: {codec.bitrate_report()}")
-    datasets, _ = dataio_prepare(hparams, codec)
+    try:  # what the command line names (data, loss weights, speakers): one line, no traceback
+        run_on_main(prepare_from_hparams, args=[hparams])
+        check_loss_weights(hparams["loss_weights"])
+        codec = hparams["codec"]
+        logger.info(f"UniCodec tokens: {codec.bitrate_report()}")
+        datasets, _ = dataio_prepare(hparams, codec)
+    except (FileNotFoundError, ValueError) as err:
+        sys.exit(f"{os.path.basename(__file__)}: error: {err}")
 
     brain = UniCodecBrain(
         modules=hparams["modules"],
