@@ -10,7 +10,11 @@ replacing one part of it by the original's:
 - *envelope, smoothed over N ms*: each frame's spectral envelope (30 cepstral
   coefficients, 32 ms frames every 8 ms) moved towards the original's by their
   difference averaged over N ms; at 8 ms the rebuilt audio keeps only its own excitation
-  (harmonics, noise, phase): what is left is what the excitation costs.
+  (harmonics, noise, phase): what is left is what the excitation costs;
+- with ``--bands``, per frequency band (0-1, 1-2, 2-4 and 4-8 kHz): *envelope, 8 ms, in
+  the band* (the 8 ms correction applied in that band only) and *fine structure, in the
+  band* (the original's harmonics, noise and phase under the rebuilt audio's envelope, in
+  that band only): which band's envelope, or excitation, costs the voice.
 
 The correction's time scale at which similarity comes back tells where the voice is lost:
 in the utterance's overall spectrum (a matter for G), in slow changes over several
@@ -51,6 +55,7 @@ from fidelity import (  # noqa: E402
 N_FFT, HOP = 512, 128                 # 32 ms frames every 8 ms
 ENVELOPE_COEFFS, SPECTRUM_COEFFS = 30, 40
 SCALES_MS = (8, 40, 104, 200, 504)    # odd numbers of 8 ms frames
+BANDS_HZ = ((0, 1000), (1000, 2000), (2000, 4000), (4000, 8000))
 OWN_SCALES_MS = (24, 40, 72, 104)
 
 
@@ -110,16 +115,38 @@ def equalize(rebuilt, original):
     return _istft(spec * gain.exp()[:, None], rebuilt.shape[-1])
 
 
-def correct_envelope(rebuilt, original, ms):
-    """``rebuilt`` with each frame's envelope moved to ``original``'s by their difference
-    averaged over ``ms`` (0: over the whole utterance)."""
+def band_mask(band):
+    """``[bins, 1]`` True on the STFT bins in ``band`` (Hz, ``(low, high)``); None: all."""
+    freqs = torch.fft.rfftfreq(N_FFT, 1 / SAMPLE_RATE)
+    if band is None:
+        return torch.ones(freqs.shape[0], 1, dtype=torch.bool)
+    return ((freqs >= band[0]) & (freqs < band[1]))[:, None]
+
+
+def _aligned(rebuilt, original):
     spec, target = _stft(rebuilt), _stft(original)
     frames = min(spec.shape[1], target.shape[1])
-    spec, target = spec[:, :frames], target[:, :frames]
+    return spec[:, :frames], target[:, :frames]
+
+
+def correct_envelope(rebuilt, original, ms, band=None):
+    """``rebuilt`` with each frame's envelope moved to ``original``'s by their difference
+    averaged over ``ms`` (0: over the whole utterance), in ``band`` only (Hz) if given."""
+    spec, target = _aligned(rebuilt, original)
     energy = target.abs().pow(2).sum(0)
     weight = (energy > energy.max() * 1e-4).to(spec.real.dtype)  # leave digital silence out
     diff = time_average(envelopes(target) - envelopes(spec), frames_of(ms) if ms else 0, weight)
-    return _istft(spec * (0.5 * diff).exp().T, rebuilt.shape[-1])
+    gain = torch.where(band_mask(band), (0.5 * diff).exp().T, torch.ones(()))
+    return _istft(spec * gain, rebuilt.shape[-1])
+
+
+def swap_fine_structure(rebuilt, original, band):
+    """``rebuilt`` with, in ``band`` (Hz), the original's spectrum under the rebuilt
+    audio's envelope: the original's excitation (harmonics, noise, phase), the rebuilt
+    envelope."""
+    spec, target = _aligned(rebuilt, original)
+    moved = target * (0.5 * (envelopes(spec) - envelopes(target))).exp().T
+    return _istft(torch.where(band_mask(band), moved, spec), rebuilt.shape[-1])
 
 
 def smear_envelope(wav, ms):
@@ -131,12 +158,20 @@ def smear_envelope(wav, ms):
                   wav.shape[-1])
 
 
-def corrections():
-    """Names and functions ``(rebuilt, original) -> audio`` of the columns, in order."""
+def corrections(bands=False):
+    """Names and functions ``(rebuilt, original) -> audio`` of the columns, in order: the
+    time scales, then (``bands``) the per-band envelope and fine structure."""
     columns = [("as rebuilt", lambda r, o: r), ("long-term spectrum", equalize),
                ("envelope, whole utterance", lambda r, o: correct_envelope(r, o, 0))]
     for ms in sorted(SCALES_MS, reverse=True):
         columns.append((f"envelope, {ms} ms", lambda r, o, ms=ms: correct_envelope(r, o, ms)))
+    if bands:
+        for band in BANDS_HZ:
+            name = f"{band[0] / 1000:g}-{band[1] / 1000:g} kHz"
+            columns.append((f"envelope, 8 ms, {name} only",
+                            lambda r, o, b=band: correct_envelope(r, o, 8, band=b)))
+            columns.append((f"fine structure, {name} only",
+                            lambda r, o, b=band: swap_fine_structure(r, o, b)))
     return columns
 
 
@@ -165,14 +200,14 @@ def references(data, items, speaker, seed=0):
     return {k: float(np.mean(v)) for k, v in rows.items() if v}
 
 
-def render(results, systems):
+def render(results, systems, bands=False):
     """Markdown: one table per source, one row per correction, one column per system."""
     lines = ["# Where the voice is lost (Resemblyzer similarity to the original)", ""]
     for source, res in results.items():
         lines += [f"## {source} ({res['_utterances']} utterances)", "",
                   "| correction of the rebuilt audio | " + " | ".join(systems) + " |",
                   "|---|" + "---|" * len(systems)]
-        for name, _ in corrections():
+        for name, _ in corrections(bands):
             cells = [f"{res[s][name]:.3f}" if name in res.get(s, {}) else "-" for s in systems]
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
         lines += ["", "| reference | similarity |", "|---|---|"]
@@ -216,6 +251,8 @@ def main(argv=None):
     add_common_arguments(parser)
     parser.add_argument("--output", default="results/voice_budget")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--bands", action="store_true",
+                        help="add the per-band corrections (envelope, fine structure)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     try:
@@ -237,13 +274,14 @@ def main(argv=None):
             print(f"[voice_budget] skipped source {name}: {err}")
             continue
         start = time.time()
-        rows = {s: {c: [] for c, _ in corrections()} for s in systems}
+        columns = corrections(args.bands)
+        rows = {s: {c: [] for c, _ in columns} for s in systems}
         for _, wav in data:
             rebuilt = {m: resynthesize(codec, wav)[0] for m, codec in models.items()}
             if anchor:
                 rebuilt[systems[-1]] = anchor(wav, SAMPLE_RATE)
             for system, out in rebuilt.items():
-                for column, fix in corrections():
+                for column, fix in columns:
                     rows[system][column].append(speaker(fix(out, wav), wav, SAMPLE_RATE))
         results[name] = {s: {c: float(np.mean(v)) for c, v in cols.items()}
                          for s, cols in rows.items()}
@@ -257,7 +295,7 @@ def main(argv=None):
                          f"{name}: where the voice is lost")
         except ImportError:
             pass
-    report = render(results, systems)
+    report = render(results, systems, args.bands)
     with open(os.path.join(args.output, "voice_budget.md"), "w") as f:
         f.write(report)
     with open(os.path.join(args.output, "voice_budget.json"), "w") as f:

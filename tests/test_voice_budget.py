@@ -55,6 +55,42 @@ def test_whole_utterance_correction_keeps_what_changes_within_it():
     assert local < 0.5 * whole
 
 
+def band_error(a, b, band):
+    """Envelope error of ``a`` against ``b`` on the bins of ``band`` (Hz) only."""
+    mask = voice_budget.band_mask(band)[:, 0]
+    ea = voice_budget.envelopes(voice_budget._stft(a))[:, mask]
+    eb = voice_budget.envelopes(voice_budget._stft(b))[:, mask]
+    return (ea - eb).pow(2).mean().item()
+
+
+def test_band_correction_fixes_its_band_and_leaves_the_others():
+    original, rebuilt = vowel(700.0), vowel(1400.0)
+    low, high = (0, 1000), (2000, 8000)
+    fixed = voice_budget.correct_envelope(rebuilt, original, 8, band=low)
+    assert band_error(fixed, original, low) < 0.2 * band_error(rebuilt, original, low)
+    assert abs(band_error(fixed, rebuilt, high)) < 0.05 * band_error(rebuilt, original, low)
+
+
+def pitch_of(wav, sample_rate=16000):
+    """Strongest autocorrelation lag between 2.5 and 12.5 ms, in Hz."""
+    x = wav - wav.mean()
+    ac = torch.fft.irfft(torch.fft.rfft(x, 2 * x.shape[0]).abs().pow(2))[: x.shape[0]]
+    lo, hi = sample_rate // 400, sample_rate // 80
+    return sample_rate / (lo + int(ac[lo:hi].argmax()))
+
+
+def test_fine_structure_swap_takes_the_original_pitch_under_the_rebuilt_envelope():
+    original, rebuilt = vowel(700.0, f0=200.0), vowel(1400.0, f0=120.0)
+    everything = (0, 8001)
+    swapped = voice_budget.swap_fine_structure(rebuilt, original, everything)
+    assert abs(pitch_of(swapped) - 200.0) < 10.0 and abs(pitch_of(rebuilt) - 120.0) < 10.0
+    assert band_error(swapped, rebuilt, everything) < 0.3 * band_error(
+        original, rebuilt, everything)
+    # outside the band nothing moves
+    kept = voice_budget.swap_fine_structure(rebuilt, original, (7000, 8001))
+    assert band_error(kept, rebuilt, (0, 6000)) < 0.01 * band_error(original, rebuilt, (0, 6000))
+
+
 def test_smearing_an_envelope_changes_it_only_where_it_changes():
     steady = vowel(700.0)
     assert envelope_error(voice_budget.smear_envelope(steady, 104), steady) < 0.5
@@ -69,14 +105,15 @@ def test_voice_budget_report_on_a_tiny_model(tmp_path):
     source = write_example_source(str(tmp_path / "data"), num_speakers=2, utts_per_speaker=2)
     out = tmp_path / "report"
     assert voice_budget.main(["--model", f"tiny={model}", "--data", f"toy={source}",
-                              "--codec2", "0", "--max-utterances", "3",
+                              "--codec2", "0", "--max-utterances", "3", "--bands",
                               "--output", str(out)]) == 0
     toy = json.loads((out / "voice_budget.json").read_text())["toy"]
     assert toy["_utterances"] == 3
-    for column, _ in voice_budget.corrections():
+    for column, _ in voice_budget.corrections(bands=True):
         assert -1.0 <= toy["tiny"][column] <= 1.0
     assert "same speaker, another utterance" in toy["_references"]
-    assert "| envelope, 40 ms |" in (out / "voice_budget.md").read_text()
+    report = (out / "voice_budget.md").read_text()
+    assert "| envelope, 40 ms |" in report and "| fine structure, 0-1 kHz only |" in report
     if pytest.importorskip("matplotlib"):
         assert (out / "toy.png").stat().st_size > 1000
 
