@@ -140,6 +140,11 @@ class UniCodec(nn.Module):
         (``FusionDecoder.decode``'s ``spectrum_offset``), so what the listener gets is the
         spectrum G holds rather than the decoder's approximation of it. Each pass costs
         one more decoding. Inference only (:meth:`decode`); training decodes once.
+    postfilter : EnvelopePostfilter, optional
+        Applied to the decoded waveform, after the spectrum passes
+        (:class:`~unicodec.lobes.envelope_postfilter.EnvelopePostfilter`: each frame's
+        spectral envelope moved away from the utterance's mean envelope, undoing the
+        decoder's over-smoothing). Inference only (:meth:`decode`).
 
     Example
     -------
@@ -174,7 +179,7 @@ class UniCodec(nn.Module):
 
     def __init__(
         self, encoder, global_encoder, quantizer, decoder, sample_rate=16000, prosody=None,
-        teacher_forcing=0.0, class_spectrum=None, spectrum_passes=0,
+        teacher_forcing=0.0, class_spectrum=None, spectrum_passes=0, postfilter=None,
     ):
         super().__init__()
         if getattr(quantizer, "prosody_dim", 0) and prosody is None:
@@ -239,6 +244,7 @@ class UniCodec(nn.Module):
         self.prosody = prosody
         self.teacher_forcing = teacher_forcing
         self.class_spectrum = class_spectrum
+        self.postfilter = postfilter
 
     @property
     def hop_length(self):
@@ -468,7 +474,10 @@ class UniCodec(nn.Module):
             out, _ = self.decoder.decode(s, p, g, mask, classes=classes,
                                          spectrum_offset=offset)
         total = int(tokens.num_samples.max())
-        return out[:, :total] * frame_mask(tokens.num_samples, total).to(out.dtype)
+        out = out[:, :total] * frame_mask(tokens.num_samples, total).to(out.dtype)
+        if self.postfilter is not None:
+            out = self.postfilter(out, tokens.num_samples)
+        return out
 
     def _spectrum_error(self, out, tokens, global_vector, offset=None):
         """``offset`` (zeros when None) plus how far the spectrum values of the decoded
