@@ -16,6 +16,13 @@ replacing one part of it by the original's:
   band* (the original's harmonics, noise and phase under the rebuilt audio's envelope, in
   that band only): which band's envelope, or excitation, costs the voice.
 
+Beside the similarities, for every system: how much its envelope changes over time
+against the original's (the standard deviation over the original's audible frames of
+each cepstral coefficient of the envelope, rebuilt / original, averaged over the
+utterances): below 1, the rebuilt sounds are more alike than the speaker's (a decoder
+that hedges towards the average sound, what
+:class:`~unicodec.lobes.envelope_postfilter.EnvelopePostfilter` undoes).
+
 The correction's time scale at which similarity comes back tells where the voice is lost:
 in the utterance's overall spectrum (a matter for G), in slow changes over several
 phones, or in the envelope of each phone (what S, P and the decoder rebuild frame by
@@ -30,7 +37,8 @@ Usage::
         --data unseen=data/unseen --data real=../shared/data/real --output results/voice
 
 Writes ``voice_budget.md``, ``voice_budget.json`` and, per source, a picture of the
-similarity of each system against the correction (``NAME.png``, with matplotlib).
+similarity of each system against the correction (``NAME.png``, with matplotlib) and one
+of its envelope's change over time per coefficient (``NAME_variability.png``).
 """
 
 import argparse
@@ -149,6 +157,23 @@ def swap_fine_structure(rebuilt, original, band):
     return _istft(torch.where(band_mask(band), moved, spec), rebuilt.shape[-1])
 
 
+COEFFICIENT_GROUPS = (("0 (level)", 0, 1), ("1-8", 1, 9), ("9-29", 9, ENVELOPE_COEFFS))
+
+
+def variability(rebuilt, original):
+    """``[ENVELOPE_COEFFS]``: the standard deviation over time of each cepstral coefficient
+    of ``rebuilt``'s envelope over that of ``original``'s, over the original's audible
+    frames (within 40 dB of its loudest)."""
+    spec, target = _aligned(rebuilt, original)
+    energy = target.abs().pow(2).sum(0)
+    keep = energy > energy.max() * 1e-4
+    ratio = []
+    for s in (spec, target):
+        cepstrum = torch.fft.irfft(envelopes(s)[keep], dim=-1)[:, :ENVELOPE_COEFFS]
+        ratio.append(cepstrum.std(0))
+    return (ratio[0] / ratio[1].clamp(min=1e-6)).numpy()
+
+
 def smear_envelope(wav, ms):
     """``wav`` with each frame's envelope replaced by its average over ``ms``."""
     spec = _stft(wav)
@@ -210,6 +235,12 @@ def render(results, systems, bands=False):
         for name, _ in corrections(bands):
             cells = [f"{res[s][name]:.3f}" if name in res.get(s, {}) else "-" for s in systems]
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        lines += ["", "| envelope's change over time, rebuilt / original (std of cepstral "
+                  "coefficients over frames) | " + " | ".join(systems) + " |",
+                  "|---|" + "---|" * len(systems)]
+        for group, low, high in COEFFICIENT_GROUPS:
+            cells = [f"{np.mean(res['_variability'][s][low:high]):.2f}" for s in systems]
+            lines.append(f"| coefficients {group} | " + " | ".join(cells) + " |")
         lines += ["", "| reference | similarity |", "|---|---|"]
         lines += [f"| {k} | {v:.3f} |" for k, v in res["_references"].items()]
         lines.append("")
@@ -246,6 +277,29 @@ def save_picture(path, result, systems, title):
     plt.close(fig)
 
 
+def save_variability_picture(path, result, systems, title):
+    """The rebuilt envelope's change over time, against the original's, per coefficient."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    for system in systems:
+        ax.plot(result["_variability"][system], marker=".", label=system)
+    ax.axhline(1.0, color="grey", ls="--", lw=1)
+    ax.text(ENVELOPE_COEFFS - 1, 1.0, "the original's", ha="right", va="bottom",
+            fontsize=8, color="grey")
+    ax.set_xlabel("cepstral coefficient of the envelope (0: level)")
+    ax.set_ylabel("std over time, rebuilt / original")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_common_arguments(parser)
@@ -276,16 +330,19 @@ def main(argv=None):
         start = time.time()
         columns = corrections(args.bands)
         rows = {s: {c: [] for c, _ in columns} for s in systems}
+        ratios = {s: [] for s in systems}
         for _, wav in data:
             rebuilt = {m: resynthesize(codec, wav)[0] for m, codec in models.items()}
             if anchor:
                 rebuilt[systems[-1]] = anchor(wav, SAMPLE_RATE)
             for system, out in rebuilt.items():
+                ratios[system].append(variability(out, wav))
                 for column, fix in columns:
                     rows[system][column].append(speaker(fix(out, wav), wav, SAMPLE_RATE))
         results[name] = {s: {c: float(np.mean(v)) for c, v in cols.items()}
                          for s, cols in rows.items()}
         results[name]["_utterances"] = len(data)
+        results[name]["_variability"] = {s: np.mean(v, 0).tolist() for s, v in ratios.items()}
         results[name]["_references"] = references(data, items, speaker)
         print(f"[voice_budget] {name}: {len(data)} utterances in {time.time() - start:.0f} s")
     os.makedirs(args.output, exist_ok=True)
@@ -293,6 +350,8 @@ def main(argv=None):
         try:
             save_picture(os.path.join(args.output, f"{name}.png"), result, systems,
                          f"{name}: where the voice is lost")
+            save_variability_picture(os.path.join(args.output, f"{name}_variability.png"),
+                                     result, systems, f"{name}: the envelope's change over time")
         except ImportError:
             pass
     report = render(results, systems, args.bands)

@@ -99,6 +99,14 @@ def test_smearing_an_envelope_changes_it_only_where_it_changes():
         voice_budget.smear_envelope(jump, 24), jump)
 
 
+def test_variability_is_below_one_for_a_smoothed_envelope_and_one_for_the_original():
+    jumps = torch.cat([vowel(formant, seconds=0.15) for formant in (700.0, 1800.0) * 6])
+    same = voice_budget.variability(jumps, jumps)
+    assert abs(same - 1.0).max() < 1e-4
+    smoothed = voice_budget.variability(voice_budget.smear_envelope(jumps, 200), jumps)
+    assert smoothed[1:9].mean() < 0.7
+
+
 def test_voice_budget_report_on_a_tiny_model(tmp_path):
     pytest.importorskip("resemblyzer")
     model, _ = export_tiny(tiny_model(), str(tmp_path / "model"))
@@ -114,8 +122,11 @@ def test_voice_budget_report_on_a_tiny_model(tmp_path):
     assert "same speaker, another utterance" in toy["_references"]
     report = (out / "voice_budget.md").read_text()
     assert "| envelope, 40 ms |" in report and "| fine structure, 0-1 kHz only |" in report
+    assert "| coefficients 9-29 |" in report
+    assert len(toy["_variability"]["tiny"]) == voice_budget.ENVELOPE_COEFFS
     if pytest.importorskip("matplotlib"):
         assert (out / "toy.png").stat().st_size > 1000
+        assert (out / "toy_variability.png").stat().st_size > 1000
 
 
 def test_voice_budget_names_a_missing_model(tmp_path, capsys):
