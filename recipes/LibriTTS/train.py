@@ -376,7 +376,7 @@ def main(argv):
             f"{os.path.join(hparams['output_folder'], 'test_metrics.json')}  "
             f"model: {hparams['export_folder']}"
         )
-    if torch.distributed.is_initialized():
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
         # every rank waits for the export, then leaves the process group: a rank that exits
         # with it still open can abort in gloo's teardown
         sb.utils.distributed.ddp_barrier()
