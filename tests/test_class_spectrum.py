@@ -235,7 +235,8 @@ def spectrum_errors(codec, wav):
     errors = []
     with torch.no_grad():
         tokens = codec.encode(wav)
-        g = codec.quantizer.dequantize(tokens.global_tokens, tokens.semantic_tokens,
+        g = codec.quantizer.dequantize(codec.split_global(tokens.global_tokens)[0],
+                                       tokens.semantic_tokens,
                                        tokens.paralinguistic_tokens)[0]
         for passes in (0, 2):
             codec.spectrum_passes = passes

@@ -49,9 +49,9 @@ def test_phone_recognition_on_s_and_p(setup):
     assert 0 <= result["error_rate"] <= 1.5
     # the tokens were extracted once, with the codebooks for the embedding table
     info = torch.load(root / "tokens" / "embeddings.pt")
-    assert info["describe"] == "S 0, P 1-2, G 3-121"  # G: 119 tokens
+    assert info["describe"] == "S 0, P 1-2, G 3-122"  # G: 120 tokens
     train = torch.load(root / "tokens" / "train.pt")
-    assert all(t.shape[1] == 122 for t in train.values())
+    assert all(t.shape[1] == 123 for t in train.values())
 
 
 def test_phone_per_frame_from_s(setup):

@@ -204,10 +204,9 @@ class UniCodecTokenizer(nn.Module):
 
     def neutral_global(self):
         """``[Kg]`` G tokens of a neutral voice: each codebook's code nearest its mean."""
-        quantizer = self.codec.quantizer.global_quantizer
         codes = []
         for stage in range(self.counts["global"]):
-            rows = quantizer.stage_vectors(stage)
+            rows = self._stage_vectors("global", stage)
             codes.append(int((rows - rows.mean(0)).norm(dim=-1).argmin()))
         return torch.tensor(codes, dtype=torch.long, device=self.device)
 
@@ -276,9 +275,19 @@ class UniCodecTokenizer(nn.Module):
         return out
 
     def _column_vectors(self, column):
-        stream, stage = self.layout[column]
+        return self._stage_vectors(*self.layout[column]).float()
+
+    def _stage_vectors(self, stream, stage):
+        """What each code of a stream's token ``stage`` adds to its dequantized vector.
+        G's speech level token (after the quantizer's) adds nothing to it: its rows hold
+        the level, from -1 (the lowest) to 1, in one more dimension past the vector's."""
         quantizer = getattr(self.codec.quantizer, f"{stream}_quantizer")
-        return quantizer.stage_vectors(stage).float()
+        if stream == "global" and stage == self.codec.quantizer.num_codebooks()["global"]:
+            rows = torch.zeros(self.codec.speech_level.levels, quantizer.input_dim + 1,
+                               device=self.device)
+            rows[:, -1] = torch.linspace(-1.0, 1.0, rows.shape[0], device=self.device)
+            return rows
+        return quantizer.stage_vectors(stage)
 
     def extra_repr(self):
         return f"sample_rate={self.sample_rate}, columns: {self.describe()}"

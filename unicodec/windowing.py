@@ -219,6 +219,9 @@ def _encode_windows(codec, wav, window, hop, num_paralinguistic, progress):
         global_vector = codec.with_class_spectra(global_vector, padded, lens, semantic)
     global_tokens = codec.quantizer.global_quantizer.encode(
         global_vector.unsqueeze(1)).squeeze(1)
+    if getattr(codec, "speech_level", None) is not None:  # over the whole utterance
+        level = codec.speech_level.encode(wav)[:, None].to(global_tokens)
+        global_tokens = torch.cat([global_tokens, level], -1)
     return Tokens(global_tokens, semantic, paralinguistic,
                   torch.tensor([num_samples], device=wav.device))
 

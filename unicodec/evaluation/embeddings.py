@@ -111,7 +111,8 @@ def embed_tokens(codec, tokens):
         ``(g [Dg], s [Ts, D], p [Tp, D])`` per utterance.
     """
     g, s, p = codec.quantizer.dequantize(
-        tokens.global_tokens, tokens.semantic_tokens, tokens.paralinguistic_tokens
+        codec.split_global(tokens.global_tokens)[0], tokens.semantic_tokens,
+        tokens.paralinguistic_tokens,
     )
     s_frames = frames_for_samples(tokens.num_samples, codec.hop_length)
     p_frames = frames_for_samples(tokens.num_samples, codec.samples_per_step)

@@ -145,6 +145,12 @@ class UniCodec(nn.Module):
         (:class:`~unicodec.lobes.envelope_postfilter.EnvelopePostfilter`: each frame's
         spectral envelope moved away from the utterance's mean envelope, undoing the
         decoder's over-smoothing). Inference only (:meth:`decode`).
+    speech_level : SpeechLevel, optional
+        The utterance's speech level as one more G token, after those of G's quantizer
+        (:class:`~unicodec.lobes.speech_level.SpeechLevel`, with G's codebook size):
+        :meth:`encode` measures it on the input, :meth:`decode` scales its output, after
+        the postfilter, to the level it holds. G tokens without it (as many as G's
+        quantizer has) decode at the decoder's own level. Needs G; nothing to learn.
 
     Example
     -------
@@ -180,6 +186,7 @@ class UniCodec(nn.Module):
     def __init__(
         self, encoder, global_encoder, quantizer, decoder, sample_rate=16000, prosody=None,
         teacher_forcing=0.0, class_spectrum=None, spectrum_passes=0, postfilter=None,
+        speech_level=None,
     ):
         super().__init__()
         if getattr(quantizer, "prosody_dim", 0) and prosody is None:
@@ -235,6 +242,14 @@ class UniCodec(nn.Module):
                 f"spectrum_passes ({spectrum_passes}) must be >= 0, and correct G's "
                 "spectrum tokens: the model needs spectrum_coefficients"
             )
+        if speech_level is not None and (
+            not quantizer.has_global
+            or speech_level.levels != quantizer.codebook_sizes()["global"]
+        ):
+            raise ValueError(
+                f"speech_level needs G, and its levels ({speech_level.levels}) must be G's "
+                f"codebook size ({quantizer.codebook_sizes().get('global', 0)})"
+            )
         self.spectrum_passes = int(spectrum_passes)
         self.encoder = encoder
         self.global_encoder = global_encoder
@@ -245,6 +260,7 @@ class UniCodec(nn.Module):
         self.teacher_forcing = teacher_forcing
         self.class_spectrum = class_spectrum
         self.postfilter = postfilter
+        self.speech_level = speech_level
 
     @property
     def hop_length(self):
@@ -271,8 +287,22 @@ class UniCodec(nn.Module):
         return self.quantizer.codebook_sizes()
 
     def num_codebooks(self):
-        """Number of codebooks of each stream."""
-        return self.quantizer.num_codebooks()
+        """Number of codebooks of each stream (G's speech level token included)."""
+        counts = dict(self.quantizer.num_codebooks())
+        if self.speech_level is not None:
+            counts["global"] += 1
+        return counts
+
+    def split_global(self, global_tokens):
+        """G tokens ``[B, Kg]`` as ``(quantizer's tokens, speech level codes [B] or None)``:
+        the level token is the last of a full set (:meth:`num_codebooks`); fewer tokens
+        hold none."""
+        if (
+            self.speech_level is None
+            or global_tokens.shape[-1] != self.quantizer.num_codebooks()["global"] + 1
+        ):
+            return global_tokens, None
+        return global_tokens[..., :-1], global_tokens[..., -1]
 
     def pad_batch(self, wav, wav_lens=None, name="wav"):
         """Validates a batch and zero-pads it to a multiple of one paralinguistic frame.
@@ -437,6 +467,8 @@ class UniCodec(nn.Module):
         g, s, p = self.quantizer.quantize(
             frames, num_frames, global_vector, num_paralinguistic, prosody=features
         )
+        if self.speech_level is not None:
+            g = torch.cat([g, self.speech_level.encode(wav, num_samples)[:, None].to(g)], -1)
         return Tokens(g, s, p, num_samples)
 
     def decode(self, tokens):
@@ -456,8 +488,9 @@ class UniCodec(nn.Module):
                 f"tokens hold {length} semantic frames but num_samples "
                 f"{tokens.num_samples.tolist()} needs up to {int(num_frames.max())}"
             )
+        global_tokens, level = self.split_global(tokens.global_tokens)
         g, s, p = self.quantizer.dequantize(
-            tokens.global_tokens, tokens.semantic_tokens, tokens.paralinguistic_tokens
+            global_tokens, tokens.semantic_tokens, tokens.paralinguistic_tokens
         )
         mask = frame_mask(num_frames, length)
         # padded P frames are zeros, as in training (not the vectors of code 0)
@@ -477,6 +510,8 @@ class UniCodec(nn.Module):
         out = out[:, :total] * frame_mask(tokens.num_samples, total).to(out.dtype)
         if self.postfilter is not None:
             out = self.postfilter(out, tokens.num_samples)
+        if level is not None:
+            out = self.speech_level(out, level, tokens.num_samples)
         return out
 
     def _spectrum_error(self, out, tokens, global_vector, offset=None):
