@@ -56,6 +56,7 @@ from unicodec.evaluation import codec2, judges
 from unicodec.data.audio import load_audio
 from unicodec.evaluation.report import load_codec, read_source, select, source_name
 from unicodec.evaluation.metrics import mel_distance
+from unicodec.swapping import voice_of
 from unicodec.tokens import Tokens
 
 SAMPLE_RATE = 16000
@@ -163,8 +164,9 @@ def voice_conversion(codec, data, f0s, speaker, num_pairs, seed=0):
         i, j = rng.choice(by_speaker[a]), rng.choice(by_speaker[b])
         src_wav, tgt_wav = data[i][1], data[j][1]
         src, tgt = codec.encode(src_wav[None]), codec.encode(tgt_wav[None])
-        swapped = Tokens(tgt.global_tokens, src.semantic_tokens, src.paralinguistic_tokens,
-                         src.num_samples)
+        voice = voice_of(src.global_tokens, tgt.global_tokens,
+                         getattr(codec, "speech_level", None) is not None)
+        swapped = Tokens(voice, src.semantic_tokens, src.paralinguistic_tokens, src.num_samples)
         converted = codec.decode(swapped)[0]
         closer += speaker(converted, tgt_wav, SAMPLE_RATE) > speaker(converted, src_wav,
                                                                       SAMPLE_RATE)

@@ -196,7 +196,8 @@ def test_shipped_dasb_yamls_match_the_tokenizer(dasb_modules, model_folder, tmp_
     with open(os.path.join(ROOT, "recipes", "DASB", "ASR", "unicodec_lstm.yaml")) as f:
         asr = load_hyperpyyaml(f, {"data_folder": str(tmp_path), "run_name": "S",
                                    "cached_data_folder": str(tmp_path),
-                                   "tokens_folder": str(tmp_path)})
+                                   "tokens_folder": str(tmp_path),
+                                   "output_folder": str(tmp_path / "asr")})
     assert asr["vocab_size"] == tokenizer.vocab_size
     assert asr["sample_rate"] == tokenizer.sample_rate
     assert asr["encoder_dim"] == table.shape[1]  # pretrained embeddings fit the layer

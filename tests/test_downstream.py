@@ -64,7 +64,7 @@ def test_phone_per_frame_from_s(setup):
 
 
 @pytest.mark.parametrize("label,streams,columns", [
-    ("style", "[G, P]", list(range(1, 122))),
+    ("style", "[G, P]", list(range(1, 123))),
     ("spk_id", "[S]", [0]),
 ])
 def test_utterance_classification(setup, label, streams, columns):

@@ -7,7 +7,9 @@ import torch
 from hyperpyyaml import load_hyperpyyaml
 
 from unicodec.lobes.speech_level import SpeechLevel
-from unicodec.windowing import encode_windowed
+from unicodec.swapping import swap_tokens
+from unicodec.tokens import Tokens
+from unicodec.windowing import decode_windowed, encode_windowed
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 
@@ -41,6 +43,24 @@ def test_the_measure_follows_a_gain_and_ignores_pauses_and_padding():
     assert abs(float(level.measure(padded, torch.tensor([wav.shape[1]]))) - base) < 0.01
 
 
+def lowpass(wav, cutoff, sample_rate=16000):
+    spec = torch.fft.rfft(wav)
+    spec[..., torch.fft.rfftfreq(wav.shape[-1], 1 / sample_rate) > cutoff] = 0
+    return torch.fft.irfft(spec, n=wav.shape[-1])
+
+
+def test_band_limited_audio_and_noisy_pauses_measure_as_loud_as_they_are():
+    """A telephone-band copy at the same power, or the same speech with a noise floor in
+    its pauses, measures the same level (within a step)."""
+    level = SpeechLevel()
+    wav = speech_like(seed=3)[None]
+    narrow = lowpass(wav, 3400.0)
+    narrow = narrow * (wav.pow(2).sum() / narrow.pow(2).sum()).sqrt()
+    assert abs(float(level.measure(narrow) - level.measure(wav))) < 0.5
+    floor = 10 ** (-60 / 20) * torch.randn(wav.shape, generator=torch.Generator().manual_seed(1))
+    assert abs(float(level.measure(wav + floor) - level.measure(wav))) < 0.5
+
+
 def test_the_level_is_restored_within_half_a_step_and_clamped_at_the_ends():
     level = SpeechLevel(levels=64, step_db=1.0, center_db=-45.0)
     wav = torch.stack([speech_like(seed=s) for s in range(4)])
@@ -50,6 +70,13 @@ def test_the_level_is_restored_within_half_a_step_and_clamped_at_the_ends():
     error = level.measure(decoded) - level.measure(wav)
     assert error.abs().max() <= 0.5 + 1e-3, error
     assert level.encode(wav * 1e3).max() == 63 and level.encode(wav * 1e-4).min() == 0
+    # the end codes hold "this loud or more" and "this quiet or less": an output already
+    # beyond them is left as it is, one on the wrong side is brought to them
+    loud, quiet = wav[:1] * 1e3, wav[:1] * 1e-3
+    assert torch.equal(level(loud, torch.tensor([63])), loud)
+    assert torch.equal(level(quiet, torch.tensor([0])), quiet)
+    assert abs(float(level.measure(level(quiet, torch.tensor([63])))) - level.decode(
+        torch.tensor([63]))) < 0.1
 
 
 def test_each_waveform_alone_silence_stays_silent_and_nothing_past_its_length():
@@ -92,6 +119,36 @@ def test_the_shipped_cpu_codec_codes_the_level_as_its_last_g_token_and_restores_
         windowed = encode_windowed(codec, wav[:1], window=16000, hop=12800)
     assert windowed.global_tokens.shape == (1, counts["global"])
     assert windowed.global_tokens[0, -1] == tokens.global_tokens[0, -1]
+
+
+def test_windowed_decoding_scales_the_joined_windows_once():
+    """Long tokens are decoded window by window without the level, then the whole output
+    takes one gain: a quiet passage stays quieter than a loud one."""
+    codec = shipped_cpu_codec()
+    wav = speech_like(seconds=3.0, seed=4)[None] * torch.cat(
+        [torch.ones(24000), torch.full((24000,), 0.1)])
+    with torch.no_grad():
+        tokens = encode_windowed(codec, wav, window=16000, hop=12800)
+        out = decode_windowed(codec, tokens, window=16000, hop=12800)
+        plain = decode_windowed(codec, Tokens(tokens.global_tokens[:, :-1],
+                                              tokens.semantic_tokens,
+                                              tokens.paralinguistic_tokens,
+                                              tokens.num_samples), window=16000, hop=12800)
+    ratio = out[0, 1000:-1000] / plain[0, 1000:-1000]
+    assert torch.allclose(ratio, ratio.median().expand_as(ratio), rtol=1e-3)
+    error = codec.speech_level.measure(out) - codec.speech_level.measure(wav)
+    assert error.abs().max() <= 0.5 + 1e-3
+
+
+def test_voice_conversion_keeps_the_sources_level():
+    source = Tokens(torch.tensor([[1, 2, 40]]), torch.zeros(1, 8, 1), torch.zeros(1, 4, 2),
+                    torch.tensor([2560]))
+    speaker = Tokens(torch.tensor([[7, 8, 20]]), torch.zeros(1, 4, 1), torch.zeros(1, 2, 2),
+                     torch.tensor([1280]))
+    kept = swap_tokens(source, speaker=speaker, samples_per_step=640, keep_level=True)
+    assert kept.global_tokens.tolist() == [[7, 8, 40]]
+    taken = swap_tokens(source, speaker=speaker, samples_per_step=640)
+    assert taken.global_tokens.tolist() == [[7, 8, 20]]
 
 
 def test_a_level_token_needs_g_with_as_many_codes():

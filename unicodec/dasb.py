@@ -203,9 +203,10 @@ class UniCodecTokenizer(nn.Module):
         return out
 
     def neutral_global(self):
-        """``[Kg]`` G tokens of a neutral voice: each codebook's code nearest its mean."""
+        """G tokens of a neutral voice: each codebook's code nearest its mean (G's
+        quantizer's tokens, without a speech level token: the decoder's own level)."""
         codes = []
-        for stage in range(self.counts["global"]):
+        for stage in range(self.codec.quantizer.num_codebooks()["global"]):
             rows = self._stage_vectors("global", stage)
             codes.append(int((rows - rows.mean(0)).norm(dim=-1).argmin()))
         return torch.tensor(codes, dtype=torch.long, device=self.device)
@@ -240,7 +241,9 @@ class UniCodecTokenizer(nn.Module):
         tokens = torch.minimum(tokens.clamp(min=0), sizes - 1)
         semantic = tokens[..., :ks]
         para = tokens[:, :: self.stride, ks : ks + kp]
-        if kg and width >= ks + kp + kg and self.with_global:
+        # G's quantizer's tokens at least (the speech level token may be left out)
+        kq = self.codec.quantizer.num_codebooks()["global"]
+        if kg and width >= ks + kp + kq and self.with_global:
             g = tokens[..., ks + kp :].mode(dim=1).values
         elif kg:
             g = self.neutral_global() if global_tokens is None else global_tokens

@@ -289,6 +289,7 @@ class UniCodecInterface(Pretrained):
             None if prosody is None else self._as_tokens(prosody, "prosody", progress),
             prosody_align,
             self.samples_per_step,
+            keep_level=self.codec.speech_level is not None,
         )
 
     def convert(self, source, speaker=None, prosody=None, prosody_align="stretch",

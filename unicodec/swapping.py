@@ -84,8 +84,25 @@ def broadcast_tokens(tokens, batch, name):
     )
 
 
+def voice_of(source_global, speaker_global, keep_level=False):
+    """G tokens ``[B, Kg]`` of ``speaker_global``'s voice for ``source_global``'s recording:
+    the speaker's, but with ``keep_level`` the last (the speech level token,
+    :class:`~unicodec.lobes.speech_level.SpeechLevel`) stays the source's, since how
+    loud a recording is belongs to it, not to the voice.
+
+    Example
+    -------
+    >>> voice_of(torch.tensor([[1, 2, 40]]), torch.tensor([[7, 8, 20]]), keep_level=True)
+    tensor([[ 7,  8, 40]])
+    """
+    if not keep_level:
+        return speaker_global
+    speaker_global = speaker_global.expand(source_global.shape[0], -1)
+    return torch.cat([speaker_global[:, :-1], source_global[:, -1:]], -1)
+
+
 def swap_tokens(source, speaker=None, prosody=None, prosody_align="stretch",
-                samples_per_step=640):
+                samples_per_step=640, keep_level=False):
     """Tokens of ``source`` with G from ``speaker`` and, optionally, P from ``prosody``.
 
     Arguments
@@ -98,6 +115,9 @@ def swap_tokens(source, speaker=None, prosody=None, prosody_align="stretch",
         ``"stretch"`` (resampled in time) or ``"trim"`` (see :func:`align_prosody`).
     samples_per_step : int
         Samples per P frame of the model (``UniCodec.samples_per_step``).
+    keep_level : bool
+        The last G token is the model's speech level (``UniCodec.speech_level``): it
+        stays the source's (:func:`voice_of`).
 
     Returns
     -------
@@ -112,7 +132,9 @@ def swap_tokens(source, speaker=None, prosody=None, prosody_align="stretch",
                 "this model has no global (G) tokens, so it cannot take the voice of "
                 "`speaker`; only `prosody` can be swapped"
             )
-        global_tokens = broadcast_tokens(speaker, batch, "speaker").global_tokens
+        global_tokens = voice_of(
+            global_tokens, broadcast_tokens(speaker, batch, "speaker").global_tokens,
+            keep_level)
     paralinguistic = source.paralinguistic_tokens
     if prosody is not None:
         ref = broadcast_tokens(prosody, batch, "prosody")

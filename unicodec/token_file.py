@@ -141,6 +141,8 @@ def model_fingerprint(codec):
     digest = hashlib.sha256()
     layout = _layout(codec)
     digest.update(repr(sorted(layout.items())).encode())
+    if getattr(codec, "speech_level", None) is not None:  # what its codes mean: no weights
+        digest.update(repr(sorted(codec.speech_level.settings().items())).encode())
     for name, tensor in codec.quantizer.state_dict().items():
         if name.rsplit(".", 1)[-1] in _STATISTICS or not tensor.is_floating_point():
             continue

@@ -267,15 +267,19 @@ def _decode_windows(codec, tokens, out, window, hop, progress):
     semantic = pad_frames(tokens.semantic_tokens, num_p * stride)
     paralinguistic = pad_frames(tokens.paralinguistic_tokens, num_p)
     device = semantic.device
+    # the speech level is the whole utterance's: applied once to the joined output
+    global_tokens, level = codec.split_global(tokens.global_tokens)
     for w in tqdm(plan_windows(num_samples, window, hop, step), desc="decode", unit="window",
                   disable=not progress):
         first_p, frames_p = w.start // step, math.ceil((w.end - w.start) / step)
         window_tokens = Tokens(
-            tokens.global_tokens,
+            global_tokens,
             semantic[:, first_p * stride:(first_p + frames_p) * stride],
             paralinguistic[:, first_p:first_p + frames_p],
             torch.tensor([w.end - w.start], device=device),
         )
         wav = codec.decode(window_tokens)[0]
         out[w.keep_start:w.keep_end] = wav[w.keep_start - w.start:w.keep_end - w.start]
+    if level is not None:
+        out[:] = codec.speech_level(out[None], level)[0]
     return out

@@ -5,6 +5,8 @@ import random
 
 import torch
 
+from unicodec.swapping import voice_of
+
 
 def conversion_pairs(speakers, num_pairs, seed=0):
     """Seeded ``(source, target)`` index pairs whose speakers differ.
@@ -36,7 +38,8 @@ def convert_voice(codec, source, target):
     device = next(codec.parameters()).device
     src = codec.encode(source.reshape(1, -1).float().to(device))
     tgt = codec.encode(target.reshape(1, -1).float().to(device))
-    src.global_tokens = tgt.global_tokens
+    src.global_tokens = voice_of(src.global_tokens, tgt.global_tokens,
+                                 getattr(codec, "speech_level", None) is not None)
     return codec.decode(src)[0].cpu()
 
 @torch.no_grad()
