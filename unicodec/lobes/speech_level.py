@@ -4,10 +4,11 @@ The frame encoder is level-invariant and G's scalar spectrum tokens leave the ov
 level out, so the decoder's output level is whatever it learned on average: on the
 embedded default the rebuilt speech came out 2-3 dB quieter than the original, with a
 spread of 1-2 dB from utterance to utterance. The level is measured rather than learned:
-the mean power of the utterance's active frames (32 ms every 8 ms), in dB, gated as
-loudness meters gate (ITU-R BS.1770): frames more than ``floor_db`` below the loudest
-are left out, then those more than ``gate_db`` below the mean of the rest, so pauses,
-their noise floor and digital silence do not count. It is coded as one token, uniform
+the mean power of the utterance's active frames (32 ms every 8 ms), in dB, gated in two
+stages as loudness meters are (ITU-R BS.1770 gates 400 ms blocks, absolutely and then
+10 dB below their mean): frames more than ``floor_db`` below the loudest are left out,
+then those more than ``gate_db`` below the mean of the rest, so pauses, their noise
+floor and digital silence do not count. It is coded as one token, uniform
 in steps of ``step_db`` around ``center_db``, that follows G's tokens; decoding measures
 its own output the same way and applies the one gain that gives it the coded level.
 The gain is exact up to half a step, whatever the decoder; at the ends of the codes'
