@@ -82,10 +82,10 @@ class SpeechLevel(nn.Module):
         self.hop_length = hop_length
         self.floor_db = float(floor_db)
         self.gate_db = float(gate_db)
-        window = torch.hann_window(n_fft)
-        self.register_buffer("window", window, persistent=False)
-        # a white noise's mean power per frame equals its variance
-        self.norm = float(window.pow(2).sum()) * (n_fft // 2 + 1)
+        # each frame's power: x^2 through the squared window, normalised so that a white
+        # noise's equals its variance (a convolution: memory grows with the input alone)
+        window = torch.hann_window(n_fft).pow(2)
+        self.register_buffer("kernel", (window / window.sum())[None, None], persistent=False)
 
     def settings(self):
         """What the codes mean: a token file's model fingerprint includes it."""
@@ -103,9 +103,9 @@ class SpeechLevel(nn.Module):
         num_samples = num_samples.to(wav.device)
         x = wav.float() * frame_mask(num_samples, total).float()
         with torch.autocast(wav.device.type, enabled=False):
-            spec = torch.stft(x, self.n_fft, self.hop_length, window=self.window.float(),
-                              pad_mode="constant", return_complex=True)
-            energy = spec.abs().pow(2).sum(1) / self.norm  # [B, T]
+            padded = nn.functional.pad(x.pow(2)[:, None], (self.n_fft // 2, self.n_fft // 2))
+            energy = nn.functional.conv1d(padded, self.kernel.float(),
+                                          stride=self.hop_length)[:, 0]  # [B, frames]
             starts = torch.arange(energy.shape[1], device=wav.device) * self.hop_length
             inside = (starts[None] < num_samples[:, None]).float()
             loudest = (energy * inside).amax(1, keepdim=True)
