@@ -117,6 +117,7 @@ def test_the_codec_filters_what_it_decodes_and_the_shipped_cpu_model_does():
         codec = load_hyperpyyaml(f)["codec"].eval()
     assert isinstance(codec.postfilter, EnvelopePostfilter)
     assert codec.postfilter.expansion > 1.0
+    assert codec.postfilter.keep_spectrum  # G's long-term spectrum, as decoded
     codec.speech_level = None  # its gain follows the postfilter (tests/test_speech_level.py)
     wav = alternating(seconds=1.0)[None]
     with torch.no_grad():
@@ -126,3 +127,30 @@ def test_the_codec_filters_what_it_decodes_and_the_shipped_cpu_model_does():
         plain = codec.decode(tokens)
     assert torch.allclose(filtered, postfilter(plain, tokens.num_samples), atol=1e-5)
     assert not torch.allclose(filtered, plain, atol=1e-3)
+
+
+def long_term_spectrum(wav, bands=16):
+    """Log mean power of ``wav`` in ``bands`` equal bands of a 512-point STFT."""
+    spec = torch.stft(wav, 512, 128, window=torch.hann_window(512), return_complex=True)
+    power = spec.abs().pow(2).mean(-1)[..., 1:257]
+    return torch.log(power.unflatten(-1, (bands, -1)).mean(-1))
+
+
+def test_keep_spectrum_holds_the_long_term_spectrum_that_expansion_moves():
+    """Expanding each frame's envelope raises the bins that change most over time (the
+    mean of a power grows with its spread): the 2500 Hz sound, quiet in the low half of
+    a crescendo, comes out louder on average. ``keep_spectrum`` takes each bin's mean
+    power back to the decoded one, and leaves the changes over time expanded."""
+    wav = alternating(period=0.15) * torch.linspace(0.2, 2.0, 32000)
+    before = long_term_spectrum(wav)
+    std_in, _, _ = envelope_stats(wav)
+    drift = {}
+    for keep in (False, True):
+        postfilter = EnvelopePostfilter(expansion=1.5, level_expansion=1.3, keep_spectrum=keep)
+        out = postfilter(wav[None])[0]
+        drift[keep] = (long_term_spectrum(out) - before).abs().max().item()
+        std_out, _, _ = envelope_stats(out)
+        assert std_out.sum() > 1.3 * std_in.sum(), keep  # the changes over time grow
+    assert drift[False] > 0.5, drift  # more than 2 dB somewhere
+    assert drift[True] < 0.4 * drift[False], drift
+
