@@ -14,8 +14,8 @@ that mean's by ``expansion`` times its deviation, as a gain on the frame's spect
 that keeps the frame's power; then each frame's power, in dB, moves away from the
 utterance's mean by ``level_expansion`` times its deviation. The formants of each sound
 stand out from the average shape as much as the factor says, loud and quiet sounds
-differ a little more, the utterance's mean envelope shape (its timbre, which G codes) stays,
-and the excitation (harmonics, noise, phase) is untouched. Expanding the shape without
+differ a little more, the utterance's mean envelope shape (its timbre, which G codes)
+stays, and the excitation (harmonics, noise, phase) is untouched. Expanding the shape without
 holding each frame's power would raise the strongest bins of the loudest frames most:
 peaks twice the original's. Expanding changes in the log domain also raises the mean
 power of the bins that change most (the mean of an exponential grows with its spread), so
@@ -24,11 +24,10 @@ the utterance's long-term spectrum, which G codes and decoding enforces, would d
 20 long-term cepstral coefficients and G's coded ones is 0.28 before the postfilter and
 0.77 after it); with ``keep_spectrum`` a smooth gain per bin takes the long-term
 spectrum, measured over the audible frames on linear bins, back to the decoded one
-(0.31 from G's after it). G measures its coefficients on a mel scale over all frames,
-so the two measures differ a little. It is
-the codec counterpart of the global-variance compensation of statistical speech
-synthesis, and like the postfilters of classical codecs it runs at decoding only, on the
-output, with nothing to learn.
+(0.31 from G's after it; G measures its coefficients on a mel scale over all frames, so
+the two measures differ a little). It is the codec counterpart of the global-variance
+compensation of statistical speech synthesis, and like the postfilters of classical
+codecs it runs at decoding only, on the output, with nothing to learn.
 
 Authors
  * UniCodec authors 2026
@@ -111,8 +110,13 @@ class EnvelopePostfilter(nn.Module):
     def shape(self, power):
         """Log-power envelope ``[B, T, bins]`` of a power spectrogram ``[B, bins, T]``,
         less its mean over frequency (cepstral coefficients 1 to ``coefficients - 1``)."""
-        cepstrum = torch.fft.irfft(torch.log(power.transpose(1, 2) + 1e-8), n=self.n_fft)
-        return torch.fft.rfft(cepstrum * self.lifter, dim=-1).real
+        return self._smooth(torch.log(power.transpose(1, 2) + 1e-8), self.lifter)
+
+    def _smooth(self, log_power, lifter):
+        """``log_power`` ``[..., bins]`` keeping only the cepstral coefficients ``lifter``
+        keeps."""
+        cepstrum = torch.fft.irfft(log_power, n=self.n_fft)
+        return torch.fft.rfft(cepstrum * lifter, dim=-1).real
 
     def forward(self, wav, num_samples=None):
         """Filters ``wav`` ``[B, T]``; ``num_samples`` ``[B]`` (default: all of ``T``)
@@ -149,9 +153,7 @@ class EnvelopePostfilter(nn.Module):
             before = (power.transpose(1, 2) * weight[..., None]).sum(1)
             after = (power.transpose(1, 2) * (2 * log_gain).exp() * weight[..., None]).sum(1)
             drift = torch.log(before + 1e-8) - torch.log(after + 1e-8)  # [B, bins]
-            cepstrum = torch.fft.irfft(drift, n=self.n_fft)
-            smooth = torch.fft.rfft(cepstrum * self.envelope_lifter, dim=-1).real
-            log_gain = log_gain + 0.5 * smooth[:, None]
+            log_gain = log_gain + 0.5 * self._smooth(drift, self.envelope_lifter)[:, None]
         gain = log_gain.exp()
         out = torch.istft(spec * gain.transpose(1, 2), self.n_fft, self.hop_length,
                           window=self.window, length=total)
