@@ -126,6 +126,29 @@ def test_gradients_reach_every_parameter(representation):
         assert param.grad.abs().sum() > 0, name
 
 
+def test_stft_discriminator_layout_changes_no_score_or_gradient():
+    """The convolutions run channels-last (faster on CPU): the scores, feature maps and
+    gradients are those of the same convolutions on the default layout."""
+    torch.manual_seed(0)
+    disc = STFTDiscriminator(n_fft=256, channels=8)
+    wav = torch.randn(3, 2000, requires_grad=True)
+    score, feats = disc(wav)
+    assert feats[0].is_contiguous(memory_format=torch.channels_last)
+    grad = torch.autograd.grad(score.pow(2).sum(), wav)[0]
+
+    def default_layout(wav):
+        x = disc.spectrogram(wav).contiguous()
+        for conv in disc.convs:
+            x = torch.nn.functional.leaky_relu(conv(x), disc.negative_slope)
+        return torch.flatten(disc.conv_post(x), 1, -1)
+
+    reference = default_layout(wav)
+    torch.testing.assert_close(score, reference, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(
+        grad, torch.autograd.grad(reference.pow(2).sum(), wav)[0], rtol=1e-4, atol=1e-5
+    )
+
+
 def test_parameter_counts_match_documentation():
     default_mpd = MultiPeriodDiscriminator()
     small_mpd = MultiPeriodDiscriminator(**SMALL_MPD)
