@@ -44,10 +44,10 @@ def padded_batch(signals):
     return batch, torch.tensor([s.shape[0] / longest for s in signals])
 
 
-# hparams/models/unicodec_cpu.yaml: S, P's pitch token and learned code, then G's 120
-# tokens (the pitch level, 20 long-term spectrum, 8 x 12 class spectra, 2 learned, the
+# hparams/models/unicodec_cpu.yaml: S, P's pitch token and learned code, then G's 140
+# tokens (the pitch level, 40 long-term spectrum, 8 x 12 class spectra, 2 learned, the
 # speech level)
-COLUMNS = 3 + 120
+COLUMNS = 3 + 140
 
 
 def test_layout_of_the_shipped_model(tokenizer):
@@ -95,8 +95,8 @@ def test_pretrained_embeddings_rows_are_the_codebooks(tokenizer):
     looks up, summed per stream, are the codec's dequantized vectors."""
     vocab, k = tokenizer.vocab_size, tokenizer.num_columns
     table = tokenizer.get_pretrained_embeddings(vocab, k)
-    # the widest vector: G (128 + 20 + 96 + 1), and the speech level's dimension
-    assert table.shape == (k * vocab, 246)
+    # the widest vector: G (128 + 40 + 96 + 1), and the speech level's dimension
+    assert table.shape == (k * vocab, 266)
     x = speechlike(16000, 4)[None]
     tokens = tokenizer.sig_to_tokens(x)
     offsets = torch.arange(0, k * vocab, vocab)
@@ -109,7 +109,7 @@ def test_pretrained_embeddings_rows_are_the_codebooks(tokenizer):
     n = s.shape[1]
     assert torch.allclose(rows[0, :n, :1].sum(1)[:, :128], s[0], atol=1e-5)
     assert torch.allclose(rows[0, :n:2, 1:3].sum(1)[:, :129], p[0, : -(-n // 2)], atol=1e-5)
-    assert torch.allclose(rows[0, 0, 3:].sum(0)[:245], g[0], atol=1e-5)
+    assert torch.allclose(rows[0, 0, 3:].sum(0)[:265], g[0], atol=1e-5)
     # the speech level token adds to none of G's dimensions, only to its own, last one
     level = codec.speech_level
     assert float(rows[0, 0, -1, -1]) == pytest.approx(

@@ -49,9 +49,9 @@ def test_phone_recognition_on_s_and_p(setup):
     assert 0 <= result["error_rate"] <= 1.5
     # the tokens were extracted once, with the codebooks for the embedding table
     info = torch.load(root / "tokens" / "embeddings.pt")
-    assert info["describe"] == "S 0, P 1-2, G 3-122"  # G: 120 tokens
+    assert info["describe"] == "S 0, P 1-2, G 3-142"  # G: 140 tokens
     train = torch.load(root / "tokens" / "train.pt")
-    assert all(t.shape[1] == 123 for t in train.values())
+    assert all(t.shape[1] == 143 for t in train.values())
 
 
 def test_phone_per_frame_from_s(setup):
@@ -64,7 +64,7 @@ def test_phone_per_frame_from_s(setup):
 
 
 @pytest.mark.parametrize("label,streams,columns", [
-    ("style", "[G, P]", list(range(1, 123))),
+    ("style", "[G, P]", list(range(1, 143))),
     ("spk_id", "[S]", [0]),
 ])
 def test_utterance_classification(setup, label, streams, columns):

@@ -118,7 +118,7 @@ def test_codec_names_spectrum_parts_that_disagree():
     with open(os.path.join(root, "hparams", "models", "unicodec_cpu.yaml")) as f:
         model = load_hyperpyyaml(f)
     model["decoder"].spectrum_coefficients = 12
-    with pytest.raises(ValueError, match=r"spectrum_coefficients.*\[20, 20, 12\]"):
+    with pytest.raises(ValueError, match=r"spectrum_coefficients.*\[40, 40, 12\]"):
         UniCodec(model["encoder"], model["global_encoder"], model["quantizer"],
                  model["decoder"], prosody=model["prosody"],
                  class_spectrum=model["class_spectrum"])
