@@ -138,12 +138,17 @@ def test_stft_discriminator_layout_changes_no_score_or_gradient():
 
     def default_layout(wav):
         x = disc.spectrogram(wav).contiguous()
+        maps = []
         for conv in disc.convs:
             x = torch.nn.functional.leaky_relu(conv(x), disc.negative_slope)
-        return torch.flatten(disc.conv_post(x), 1, -1)
+            maps.append(x)
+        maps.append(disc.conv_post(x))
+        return torch.flatten(maps[-1], 1, -1), maps
 
-    reference = default_layout(wav)
+    reference, maps = default_layout(wav)
     torch.testing.assert_close(score, reference, rtol=1e-4, atol=1e-5)
+    for feat, ref in zip(feats, maps, strict=True):
+        torch.testing.assert_close(feat, ref, rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(
         grad, torch.autograd.grad(reference.pow(2).sum(), wav)[0], rtol=1e-4, atol=1e-5
     )
