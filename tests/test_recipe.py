@@ -203,6 +203,21 @@ def test_a_missing_data_folder_stops_the_recipe_in_one_line(tmp_path):
     assert "Traceback" not in done.stdout + done.stderr
 
 
+def test_a_missing_data_folder_stops_every_rank_in_one_line(tmp_path):
+    # the main process prepares the data; the others learn its error from it instead of
+    # waiting on a process that has left
+    missing = tmp_path / "no_such_corpus"
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
+               "--master_port", str(28500 + os.getpid() % 1000), TRAIN,
+               os.path.join(ROOT, "hparams", "unicodec_cpu.yaml"), "--data_folder", str(missing),
+               "--output_folder", str(tmp_path / "run"), "--distributed_backend", "gloo"]
+    done = subprocess.run(command, env=_env(), capture_output=True, text=True, timeout=300)
+    assert done.returncode != 0
+    errors = [line for line in done.stderr.splitlines() if line.startswith("train.py: error: ")]
+    assert len(errors) == 2 and all(str(missing) in line for line in errors), done.stderr[-3000:]
+    assert "[rank1]: Traceback" not in done.stderr and "[rank0]: Traceback" not in done.stderr
+
+
 def test_training_is_killed_and_resumes_without_repeating_work(tiny_recipe, tmp_path):
     output = tmp_path / "run"
     save = output / "save"

@@ -316,6 +316,28 @@ class UniCodecBrain(sb.Brain):
             )
             self.test_stats = stats
 
+def prepare_on_main(hparams):
+    """The data preparation, on the main process only; every rank raises its error.
+
+    Under torchrun the other ranks wait for the main one: an error that ended the main
+    process alone would leave them waiting for ever. Its message is sent to every rank
+    instead, and each stops with it.
+    """
+    error = None
+    if if_main_process():
+        try:
+            prepare_from_hparams(hparams)
+        except (FileNotFoundError, ValueError) as err:
+            error = (type(err).__name__, str(err))
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        shared = [error]
+        torch.distributed.broadcast_object_list(shared, src=0)  # also the barrier
+        error = shared[0]
+    if error is not None:
+        kind, message = error
+        raise (FileNotFoundError if kind == "FileNotFoundError" else ValueError)(message)
+
+
 def main(argv):
     hparams_file, run_opts, overrides = sb.parse_arguments(argv)
     if "cuda" in (run_opts.get("device") or "") and not torch.cuda.is_available():
@@ -332,7 +354,7 @@ def main(argv):
         overrides=overrides,
     )
     try:  # what the command line names (data, loss weights, speakers): one line, no traceback
-        run_on_main(prepare_from_hparams, args=[hparams])
+        prepare_on_main(hparams)
         check_loss_weights(hparams["loss_weights"])
         codec = hparams["codec"]
         logger.info(f"UniCodec tokens: {codec.bitrate_report()}")
