@@ -119,20 +119,35 @@ def score_source(data, systems, unvoiced_styles=("whispered",)):
     return {name: judges.pitch_summary(r) for name, r in rows.items() if r}, pitched
 
 
-def add_fidelity(results, path, sources):
-    """The models of a ``fidelity.py`` run (its ``fidelity.json``) as more columns of
-    ``results``, for the sources both have; returns their names."""
+def read_fidelity(path):
+    """The ``results`` of a ``fidelity.py`` run's ``fidelity.json``."""
     with open(path) as f:
-        fidelity = json.load(f)["results"]
-    models = []
-    for source in sources:
-        for name, figures in fidelity.get(source, {}).items():
-            if name.startswith("_") or name.startswith("Codec 2") or name == TRACKER:
-                continue  # Codec 2 and the analysis: scored here, or not a codec
-            if "gross_pitch_error" in figures:
-                results[source][name] = figures
+        results = json.load(f)["results"]
+    if not isinstance(results, dict):
+        raise ValueError("no results by source")
+    return results
+
+
+def add_fidelity(results, fidelity):
+    """The models of a ``fidelity.py`` run's ``results`` (:func:`read_fidelity`) as more
+    columns of ``results``, for the sources both have (its columns named as one of
+    ``results``', such as its Codec 2 where this run scored the same rate, and its
+    pitch analysis, are left out); returns their names and a warning per source
+    whose count of pitched utterances differs from this run's."""
+    models, warnings = [], []
+    for source, per_system in results.items():
+        theirs = fidelity.get(source, {})
+        pitched = theirs.get("_utterances", 0) - theirs.get("_unpitched", 0)
+        if theirs and pitched != per_system["_utterances"]:
+            warnings.append(f"{source}: {pitched} pitched utterances in the fidelity run, "
+                            f"{per_system['_utterances']} here: not the same utterances")
+        for name, figures in theirs.items():
+            if name.startswith("_") or name == TRACKER or name in per_system:
+                continue
+            if isinstance(figures, dict) and "gross_pitch_error" in figures:
+                per_system[name] = figures
                 models += [name] if name not in models else []
-    return models
+    return models, warnings
 
 
 def save_picture(path, results, systems):
@@ -209,6 +224,12 @@ def main(argv=None):
             parser.exit(2, f"pitch_judge_scale: --codec2 {rate}: not one of {codec2.MODES}\n")
     if args.codec2 and not codec2.available():
         print("[pitch_judge_scale] Codec 2 is not installed (apt-get install codec2)")
+    fidelity = None
+    if args.fidelity:
+        try:
+            fidelity = read_fidelity(args.fidelity)
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            parser.exit(2, f"pitch_judge_scale: --fidelity {args.fidelity}: {err}\n")
     systems = transformations(args.codec2)
     results = {}
     for spec in args.data:
@@ -222,12 +243,13 @@ def main(argv=None):
         results[name], pitched = score_source(data, systems, args.unvoiced_styles)
         results[name]["_utterances"] = pitched
         print(f"[pitch_judge_scale] {name}: {pitched} utterances in {time.time() - start:.0f} s")
+    if not results:
+        parser.exit(2, "pitch_judge_scale: no source could be read\n")
     models = []
-    if args.fidelity:
-        try:
-            models = add_fidelity(results, args.fidelity, list(results))
-        except (OSError, ValueError, KeyError) as err:
-            parser.exit(2, f"pitch_judge_scale: --fidelity {args.fidelity}: {err}\n")
+    if fidelity is not None:
+        models, warnings = add_fidelity(results, fidelity)
+        for warning in warnings:
+            print(f"[pitch_judge_scale] warning: {warning}")
     columns = list(systems) + models
     os.makedirs(args.output, exist_ok=True)
     report = render(results, columns, models)

@@ -1,5 +1,6 @@
 """benchmarks/pitch_judge_scale.py: its transformations keep the pitch, and the report runs."""
 
+import importlib.util
 import json
 import math
 import os
@@ -46,15 +47,16 @@ def test_the_judges_find_the_pitch_of_a_clean_glide_in_every_transformation():
         assert summary["f0_contour_corr"] > 0.99, name
 
 
-def test_report_runs_on_a_source_and_leaves_whispered_utterances_out(tmp_path):
+def test_report_runs_on_a_source_and_leaves_whispered_utterances_out(tmp_path, capsys):
     pytest.importorskip("pyworld")
     source = write_example_source(str(tmp_path / "data"), num_speakers=2, utts_per_speaker=2)
-    # a fidelity.py run's figures: its model joins the table, its Codec 2 and analysis do not
+    # a fidelity.py run's figures: its models join the table (its Codec 2 too, as this run
+    # scores none), its pitch analysis does not
     figures = {"gross_pitch_error": 0.04, "f0_contour_corr": 0.47, "voicing_agreement": 0.86}
     fidelity = tmp_path / "fidelity.json"
     fidelity.write_text(json.dumps({"results": {
         "toy": {"UniCodec": figures, "Codec 2 1200": figures, "tracker on the original": figures,
-                "_utterances": 4},
+                "_utterances": 4, "_unpitched": 2},
         "other": {"UniCodec": figures}}}))
     out = tmp_path / "report"
     assert pitch_judge_scale.main(["--data", f"toy={source}", "--codec2",
@@ -62,12 +64,21 @@ def test_report_runs_on_a_source_and_leaves_whispered_utterances_out(tmp_path):
                                    "--output", str(out)]) == 0
     toy = json.loads((out / "pitch_judge_scale.json").read_text())["toy"]
     assert toy["_utterances"] == 2  # the "lively" half left out
-    assert set(toy) == {"_utterances", "UniCodec", *pitch_judge_scale.transformations()}
+    assert set(toy) == {"_utterances", "UniCodec", "Codec 2 1200",
+                        *pitch_judge_scale.transformations()}
     text = (out / "pitch_judge_scale.md").read_text()
-    assert "| log-F0 contour correlation | toy |" in text and "| UniCodec |" in text
+    assert "| log-F0 contour correlation | toy |" in text and "| Codec 2 1200 |" in text
     assert "0.470 |" in text
-    if pytest.importorskip("matplotlib"):
+    assert "warning" not in capsys.readouterr().out
+    if importlib.util.find_spec("matplotlib"):
         assert (out / "pitch_judge_scale.png").stat().st_size > 1000
+    # a fidelity run of other utterances is named
+    fidelity.write_text(json.dumps({"results": {"toy": {"UniCodec": figures,
+                                                        "_utterances": 3}}}))
+    assert pitch_judge_scale.main(["--data", f"toy={source}", "--codec2",
+                                   "--unvoiced-styles", "lively", "--fidelity", str(fidelity),
+                                   "--output", str(out)]) == 0
+    assert "toy: 3 pitched utterances in the fidelity run, 2 here" in capsys.readouterr().out
 
 
 def test_bad_arguments_are_one_line(tmp_path, capsys):
@@ -83,3 +94,8 @@ def test_bad_arguments_are_one_line(tmp_path, capsys):
                                 "--output", str(tmp_path / "out")])
     assert err.value.code == 2
     assert "missing.json" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as err:
+        pitch_judge_scale.main(["--data", f"none={tmp_path / 'nothing'}", "--codec2",
+                                "--output", str(tmp_path / "out")])
+    assert err.value.code == 2
+    assert "no source could be read" in capsys.readouterr().err

@@ -214,7 +214,8 @@ def test_a_missing_data_folder_stops_every_rank_in_one_line(tmp_path):
     done = subprocess.run(command, env=_env(), capture_output=True, text=True, timeout=300)
     assert done.returncode != 0
     errors = [line for line in done.stderr.splitlines() if line.startswith("train.py: error: ")]
-    assert len(errors) == 2 and all(str(missing) in line for line in errors), done.stderr[-3000:]
+    # (torchrun stops a rank once another has failed: both print it, or the last one is cut)
+    assert errors and all(str(missing) in line for line in errors), done.stderr[-3000:]
     assert "[rank1]: Traceback" not in done.stderr and "[rank0]: Traceback" not in done.stderr
 
 

@@ -316,26 +316,34 @@ class UniCodecBrain(sb.Brain):
             )
             self.test_stats = stats
 
+
 def prepare_on_main(hparams):
-    """The data preparation, on the main process only; every rank raises its error.
+    """The data preparation, on the main process only; its error, if any, on every rank.
 
     Under torchrun the other ranks wait for the main one: an error that ended the main
-    process alone would leave them waiting for ever. Its message is sent to every rank
-    instead, and each stops with it.
+    process alone would leave them on a closed connection (or waiting, with launchers
+    that do not stop them). Its message is sent to every rank instead: a missing data
+    folder or a bad option stops each with the same one-line error; anything else is
+    raised as it is on the main process and as a RuntimeError naming it on the others.
     """
-    error = None
+    error, failure = None, None
     if if_main_process():
         try:
             prepare_from_hparams(hparams)
-        except (FileNotFoundError, ValueError) as err:
-            error = (type(err).__name__, str(err))
+        except Exception as err:  # every rank must reach the broadcast below
+            error, failure = (type(err).__name__, str(err)), err
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         shared = [error]
         torch.distributed.broadcast_object_list(shared, src=0)  # also the barrier
         error = shared[0]
-    if error is not None:
-        kind, message = error
+    if error is None:
+        return
+    kind, message = error
+    if kind in ("FileNotFoundError", "ValueError"):
         raise (FileNotFoundError if kind == "FileNotFoundError" else ValueError)(message)
+    if failure is not None:
+        raise failure
+    raise RuntimeError(f"the data preparation failed on the main process: {kind}: {message}")
 
 
 def main(argv):
