@@ -331,7 +331,9 @@ def prepare_on_main(hparams):
         try:
             prepare_from_hparams(hparams)
         except Exception as err:  # every rank must reach the broadcast below
-            error, failure = (type(err).__name__, str(err)), err
+            kind = next((k.__name__ for k in (FileNotFoundError, ValueError)
+                         if isinstance(err, k)), type(err).__name__)
+            error, failure = (kind, str(err)), err
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         shared = [error]
         torch.distributed.broadcast_object_list(shared, src=0)  # also the barrier
