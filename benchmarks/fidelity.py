@@ -86,6 +86,19 @@ def load_items(path, limit, max_seconds, seed=0):
     return out
 
 
+def read_sources(specs, max_utterances, max_seconds, prog):
+    """``(name, path, [(item, waveform)])`` of each ``NAME=PATH`` source (:func:`load_items`);
+    a source that cannot be found is skipped with one line naming it."""
+    for spec in specs:
+        name, path = source_name(spec)
+        try:
+            data = load_items(path, max_utterances, max_seconds)
+        except FileNotFoundError as err:
+            print(f"[{prog}] skipped source {name}: {err}")
+            continue
+        yield name, path, data
+
+
 @torch.no_grad()
 def resynthesize(codec, wav):
     """Encode and decode one waveform ``[T]``; returns the waveform and the tokens."""
@@ -355,13 +368,8 @@ def main(argv=None):
         bitrates[systems[-2]] = float(args.codec2)
     os.makedirs(args.output, exist_ok=True)
     results = {}
-    for spec in args.data:
-        name, path = source_name(spec)
-        try:
-            data = load_items(path, args.max_utterances, args.max_seconds)
-        except FileNotFoundError as err:
-            print(f"[fidelity] skipped source {name}: {err}")
-            continue
+    for name, path, data in read_sources(args.data, args.max_utterances,
+                                         args.max_seconds, "fidelity"):
         start = time.time()
         rows = {s: [] for s in systems}
         example = None

@@ -41,10 +41,9 @@ import torch
 import torchaudio
 
 from unicodec.evaluation import codec2, judges
-from unicodec.evaluation.report import source_name
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fidelity import METRICS, SAMPLE_RATE, TRACKER, fmt, load_items  # noqa: E402
+from fidelity import METRICS, SAMPLE_RATE, TRACKER, fmt, read_sources  # noqa: E402
 
 PITCH_METRICS = [(key, label) for key, label in METRICS
                  if key not in ("speaker_similarity", "mel_distance")]
@@ -232,13 +231,8 @@ def main(argv=None):
             parser.exit(2, f"pitch_judge_scale: --fidelity {args.fidelity}: {err}\n")
     systems = transformations(args.codec2)
     results = {}
-    for spec in args.data:
-        name, path = source_name(spec)
-        try:
-            data = load_items(path, args.max_utterances, args.max_seconds)
-        except FileNotFoundError as err:
-            print(f"[pitch_judge_scale] skipped source {name}: {err}")
-            continue
+    for name, path, data in read_sources(args.data, args.max_utterances,
+                                         args.max_seconds, "pitch_judge_scale"):
         start = time.time()
         results[name], pitched = score_source(data, systems, args.unvoiced_styles)
         results[name]["_utterances"] = pitched
